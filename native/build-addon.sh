@@ -1,0 +1,24 @@
+#!/bin/sh
+# Applies swarmfs's fixes to fuse-native's C binding and builds the addon from source.
+# fuse-native 2.2.6 loses mtime in utimens, hides create's open flags, rounds times to milliseconds,
+# cannot pass UTIME_OMIT or serve open-but-unlinked files, and never tells who called. The patch fixes
+# those; node-gyp-build then prefers build/Release over the (unpatched) prebuild.
+set -eu
+cd "$(dirname "$0")/.."
+addon=node_modules/fuse-native
+[ -d "$addon" ] || addon=../fuse-native   # installed as a dependency of another package
+[ -d "$addon" ] || { echo "swarmfs: fuse-native is not installed" >&2; exit 1; }
+node node_modules/patch-package/index.js --patch-dir native/patches
+gyp=${npm_config_node_gyp:-}
+if [ -z "$gyp" ]; then
+  for candidate in "$(dirname "$(command -v npm)")/../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js" \
+                   /usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js; do
+    [ -f "$candidate" ] && gyp=$candidate && break
+  done
+fi
+[ -n "$gyp" ] || { echo "swarmfs: node-gyp not found (it ships with npm)" >&2; exit 1; }
+# Build against the headers of the running Node when they are installed beside it (no download needed).
+nodedir=${npm_config_nodedir:-$(node -p "require('path').resolve(process.execPath, '../..')")}
+[ -f "$nodedir/include/node/node_api.h" ] && export npm_config_nodedir="$nodedir"
+(cd "$addon" && node "$gyp" rebuild >/dev/null) || { echo "swarmfs: building fuse-native failed (needs g++, make, python3)" >&2; exit 1; }
+node -e "const b = require('node-gyp-build')('$addon'); if (b.swarmfs_patch !== 1) { console.error('swarmfs: patched fuse-native did not load'); process.exit(1) }"
