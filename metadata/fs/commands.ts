@@ -1,0 +1,213 @@
+// The commands that change filesystem metadata, with their compact-encoding codec. A command is what
+// the log replicates: small, deterministic to apply (the proposer fixes the time), never file bytes.
+import c from 'compact-encoding'
+import type { ChunkRef, FileId } from './inode.js'
+import { NAME_BYTES_MAX, SYMLINK_BYTES_MAX, XATTR_NAME_BYTES_MAX, XATTR_VALUE_BYTES_MAX } from './inode.js'
+
+export const RENAME_NOREPLACE = 1
+export const RENAME_EXCHANGE = 2
+export const XATTR_CREATE = 1
+export const XATTR_REPLACE = 2
+const COMMAND_VERSION = 1
+const CHUNK_ID_BYTES = 32
+const CHUNK_UPDATES_MAX = 1 << 20
+
+interface Timed { nowNs: bigint }
+interface Owner { uid: number, gid: number }
+
+export type Command =
+  | { type: 'create', parent: FileId, name: string, mode: number, rdev: number } & Owner & Timed
+  | { type: 'mkdir', parent: FileId, name: string, mode: number } & Owner & Timed
+  | { type: 'symlink', parent: FileId, name: string, target: string } & Owner & Timed
+  | { type: 'link', fileId: FileId, parent: FileId, name: string } & Timed
+  /** keepOpen: the proposing peer still has the file open, so an unlinked inode waits for `release`. */
+  | { type: 'unlink', parent: FileId, name: string, keepOpen: boolean } & Timed
+  | { type: 'rmdir', parent: FileId, name: string } & Timed
+  | { type: 'rename', parent: FileId, name: string, newParent: FileId, newName: string, flags: number, keepOpen: boolean } & Timed
+  | { type: 'setattr', fileId: FileId, changes: AttributeChanges } & Timed
+  | { type: 'setxattr', fileId: FileId, name: string, value: Buffer, flags: number } & Timed
+  | { type: 'removexattr', fileId: FileId, name: string } & Timed
+  /** Replaces chunk slots after their bytes are durable; sets the size the writer saw. */
+  | { type: 'commitChunks', fileId: FileId, size: number, updates: ChunkUpdate[], mtimeNs: bigint } & Timed
+  /** The last handle of an unlinked-while-open file closed: free it. */
+  | { type: 'release', fileId: FileId }
+  /** A peer restarted: files it kept open after unlink are closed now. */
+  | { type: 'purgeOrphans' }
+
+export interface AttributeChanges {
+  mode?: number
+  uid?: number
+  gid?: number
+  size?: number
+  atimeNs?: bigint
+  mtimeNs?: bigint
+}
+
+export interface ChunkUpdate { index: number, ref: ChunkRef | null }
+
+/** A command or record could not be decoded: malformed or hostile bytes. A plain Error, by design. */
+export class DecodeError extends Error {}
+
+const TYPES = ['create', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr',
+  'removexattr', 'commitChunks', 'release', 'purgeOrphans'] as const
+
+function boundedString (limit: number): c.Encoder<string> {
+  return {
+    preencode (state, value) { c.string.preencode(state, value) },
+    encode (state, value) { c.string.encode(state, value) },
+    decode (state) {
+      const value = c.string.decode(state)
+      if (Buffer.byteLength(value) > limit) throw new DecodeError('string too long')
+      return value
+    }
+  }
+}
+const name = boundedString(NAME_BYTES_MAX)
+const target = boundedString(SYMLINK_BYTES_MAX)
+const xattrName = boundedString(XATTR_NAME_BYTES_MAX)
+
+const safeUint: c.Encoder<number> = {
+  preencode (state, value) { c.uint.preencode(state, value) },
+  encode (state, value) { c.uint.encode(state, value) },
+  decode (state) {
+    const value = c.uint.decode(state)
+    if (!Number.isSafeInteger(value)) throw new DecodeError('integer out of range')
+    return value
+  }
+}
+
+export const chunkRefCodec: c.Encoder<ChunkRef> = {
+  preencode (state, ref) { state.end += CHUNK_ID_BYTES; safeUint.preencode(state, ref.length) },
+  encode (state, ref) { c.fixed32.encode(state, ref.id); safeUint.encode(state, ref.length) },
+  decode (state) {
+    const id = Buffer.from(c.fixed32.decode(state))
+    return { id, length: safeUint.decode(state) }
+  }
+}
+
+const optionalChunkRef: c.Encoder<ChunkRef | null> = {
+  preencode (state, ref) { state.end++; if (ref !== null) chunkRefCodec.preencode(state, ref) },
+  encode (state, ref) { c.bool.encode(state, ref !== null); if (ref !== null) chunkRefCodec.encode(state, ref) },
+  decode (state) { return c.bool.decode(state) ? chunkRefCodec.decode(state) : null }
+}
+
+const CHANGE_FIELDS = ['mode', 'uid', 'gid', 'size', 'atimeNs', 'mtimeNs'] as const
+
+const changesCodec: c.Encoder<AttributeChanges> = {
+  preencode (state, changes) {
+    state.end++
+    for (const field of CHANGE_FIELDS) {
+      const value = changes[field]
+      if (value === undefined) continue
+      if (typeof value === 'bigint') c.bigint.preencode(state, value)
+      else safeUint.preencode(state, value)
+    }
+  },
+  encode (state, changes) {
+    let flags = 0
+    CHANGE_FIELDS.forEach((field, bit) => { if (changes[field] !== undefined) flags |= 1 << bit })
+    c.uint8.encode(state, flags)
+    for (const field of CHANGE_FIELDS) {
+      const value = changes[field]
+      if (value === undefined) continue
+      if (typeof value === 'bigint') c.bigint.encode(state, value)
+      else safeUint.encode(state, value)
+    }
+  },
+  decode (state) {
+    const flags = c.uint8.decode(state)
+    const changes: AttributeChanges = {}
+    if (flags & 1) changes.mode = safeUint.decode(state)
+    if (flags & 2) changes.uid = safeUint.decode(state)
+    if (flags & 4) changes.gid = safeUint.decode(state)
+    if (flags & 8) changes.size = safeUint.decode(state)
+    if (flags & 16) changes.atimeNs = c.bigint.decode(state)
+    if (flags & 32) changes.mtimeNs = c.bigint.decode(state)
+    return changes
+  }
+}
+
+// One field list per command type, in wire order; a codec per field kind keeps the table declarative.
+type FieldCodec = c.Encoder<any>
+const FIELDS: Record<Command['type'], Array<[string, FieldCodec]>> = {
+  create: [['parent', safeUint], ['name', name], ['mode', safeUint], ['rdev', safeUint], ['uid', safeUint], ['gid', safeUint], ['nowNs', c.bigint]],
+  mkdir: [['parent', safeUint], ['name', name], ['mode', safeUint], ['uid', safeUint], ['gid', safeUint], ['nowNs', c.bigint]],
+  symlink: [['parent', safeUint], ['name', name], ['target', target], ['uid', safeUint], ['gid', safeUint], ['nowNs', c.bigint]],
+  link: [['fileId', safeUint], ['parent', safeUint], ['name', name], ['nowNs', c.bigint]],
+  unlink: [['parent', safeUint], ['name', name], ['keepOpen', c.bool], ['nowNs', c.bigint]],
+  rmdir: [['parent', safeUint], ['name', name], ['nowNs', c.bigint]],
+  rename: [['parent', safeUint], ['name', name], ['newParent', safeUint], ['newName', name], ['flags', safeUint], ['keepOpen', c.bool], ['nowNs', c.bigint]],
+  setattr: [['fileId', safeUint], ['changes', changesCodec], ['nowNs', c.bigint]],
+  setxattr: [['fileId', safeUint], ['name', xattrName], ['value', boundedBuffer(XATTR_VALUE_BYTES_MAX)], ['flags', safeUint], ['nowNs', c.bigint]],
+  removexattr: [['fileId', safeUint], ['name', xattrName], ['nowNs', c.bigint]],
+  commitChunks: [['fileId', safeUint], ['size', safeUint], ['updates', boundedArray({
+    preencode (state, update: ChunkUpdate) { safeUint.preencode(state, update.index); optionalChunkRef.preencode(state, update.ref) },
+    encode (state, update: ChunkUpdate) { safeUint.encode(state, update.index); optionalChunkRef.encode(state, update.ref) },
+    decode (state) { return { index: safeUint.decode(state), ref: optionalChunkRef.decode(state) } }
+  }, CHUNK_UPDATES_MAX)], ['mtimeNs', c.bigint], ['nowNs', c.bigint]],
+  release: [['fileId', safeUint]],
+  purgeOrphans: []
+}
+
+function boundedBuffer (limit: number): c.Encoder<Buffer> {
+  return {
+    preencode (state, value) { c.buffer.preencode(state, value) },
+    encode (state, value) { c.buffer.encode(state, value) },
+    decode (state) {
+      const value = c.buffer.decode(state)
+      if (value === null || value.length > limit) throw new DecodeError('buffer missing or too long')
+      return Buffer.from(value)
+    }
+  }
+}
+
+function boundedArray<T> (item: c.Encoder<T>, limit: number): c.Encoder<T[]> {
+  return {
+    preencode (state, values) { c.uint.preencode(state, values.length); for (const value of values) item.preencode(state, value) },
+    encode (state, values) { c.uint.encode(state, values.length); for (const value of values) item.encode(state, value) },
+    decode (state) {
+      const length = c.uint.decode(state)
+      if (length > limit || length > state.end - state.start) throw new DecodeError('array too long')
+      const values: T[] = []
+      for (let i = 0; i < length; i++) values.push(item.decode(state))
+      return values
+    }
+  }
+}
+
+export const commandCodec: c.Encoder<Command> = {
+  preencode (state, command) {
+    state.end += 2
+    for (const [field, codec] of FIELDS[command.type]) codec.preencode(state, (command as any)[field])
+  },
+  encode (state, command) {
+    c.uint8.encode(state, COMMAND_VERSION)
+    c.uint8.encode(state, TYPES.indexOf(command.type))
+    for (const [field, codec] of FIELDS[command.type]) codec.encode(state, (command as any)[field])
+  },
+  decode (state) {
+    if (c.uint8.decode(state) !== COMMAND_VERSION) throw new DecodeError('unknown command version')
+    const type = TYPES[c.uint8.decode(state)]
+    if (type === undefined) throw new DecodeError('unknown command type')
+    const command: Record<string, unknown> = { type }
+    for (const [field, codec] of FIELDS[type]) command[field] = codec.decode(state)
+    return command as unknown as Command
+  }
+}
+
+export function encodeCommand (command: Command): Buffer {
+  return Buffer.from(c.encode(commandCodec, command))
+}
+
+/** Decodes a command; any malformed input throws DecodeError and nothing else. */
+export function decodeCommand (bytes: Uint8Array): Command {
+  try {
+    const state = c.state(0, bytes.length, bytes)
+    const command = commandCodec.decode(state)
+    if (state.start !== state.end) throw new DecodeError('trailing bytes after command')
+    return command
+  } catch (error) {
+    if (error instanceof DecodeError) throw error
+    throw new DecodeError(`malformed command: ${(error as Error).message}`)
+  }
+}

@@ -1,0 +1,119 @@
+// FsState ⇄ bytes: the whole applied state as one compact-encoding record, used for snapshots (log
+// compaction, restart, and later for Raft InstallSnapshot). Versioned and bounds-checked on decode.
+import c from 'compact-encoding'
+import { DecodeError, chunkRefCodec } from './commands.js'
+import type { ChunkRef, Inode } from './inode.js'
+import { isDirectory } from './inode.js'
+import { FsState } from './state.js'
+
+const SNAPSHOT_VERSION = 1
+
+const optionalRef: c.Encoder<ChunkRef | null> = {
+  preencode (state, ref) { state.end++; if (ref !== null) chunkRefCodec.preencode(state, ref) },
+  encode (state, ref) { c.bool.encode(state, ref !== null); if (ref !== null) chunkRefCodec.encode(state, ref) },
+  decode (state) { return c.bool.decode(state) ? chunkRefCodec.decode(state) : null }
+}
+
+const inodeCodec: c.Encoder<Inode> = {
+  preencode (state, inode) {
+    for (const value of [inode.id, inode.mode, inode.uid, inode.gid, inode.rdev, inode.nlink, inode.size, inode.version, inode.parent]) c.uint.preencode(state, value)
+    for (const value of [inode.atimeNs, inode.mtimeNs, inode.ctimeNs]) c.bigint.preencode(state, value)
+    c.uint.preencode(state, inode.chunks.length)
+    for (const ref of inode.chunks) optionalRef.preencode(state, ref)
+    c.string.preencode(state, inode.target)
+    c.uint.preencode(state, inode.xattrs.size)
+    for (const [name, value] of inode.xattrs) { c.string.preencode(state, name); c.buffer.preencode(state, value) }
+  },
+  encode (state, inode) {
+    for (const value of [inode.id, inode.mode, inode.uid, inode.gid, inode.rdev, inode.nlink, inode.size, inode.version, inode.parent]) c.uint.encode(state, value)
+    for (const value of [inode.atimeNs, inode.mtimeNs, inode.ctimeNs]) c.bigint.encode(state, value)
+    c.uint.encode(state, inode.chunks.length)
+    for (const ref of inode.chunks) optionalRef.encode(state, ref)
+    c.string.encode(state, inode.target)
+    c.uint.encode(state, inode.xattrs.size)
+    for (const [name, value] of inode.xattrs) { c.string.encode(state, name); c.buffer.encode(state, value) }
+  },
+  decode (state) {
+    const [id, mode, uid, gid, rdev, nlink, size, version, parent] = Array.from({ length: 9 }, () => safe(c.uint.decode(state)))
+    const [atimeNs, mtimeNs, ctimeNs] = Array.from({ length: 3 }, () => c.bigint.decode(state))
+    const chunks = Array.from({ length: count(state) }, () => optionalRef.decode(state))
+    const target = c.string.decode(state)
+    const xattrs = new Map<string, Buffer>()
+    for (let i = count(state); i > 0; i--) xattrs.set(c.string.decode(state), Buffer.from(c.buffer.decode(state) ?? Buffer.alloc(0)))
+    return { id: id!, mode: mode!, uid: uid!, gid: gid!, rdev: rdev!, nlink: nlink!, size: size!, version: version!, parent: parent!, atimeNs: atimeNs!, mtimeNs: mtimeNs!, ctimeNs: ctimeNs!, chunks, target, xattrs }
+  }
+}
+
+function safe (value: number): number {
+  if (!Number.isSafeInteger(value)) throw new DecodeError('integer out of range')
+  return value
+}
+
+/** A length prefix, refused when it claims more items than bytes remain (each item takes ≥ 1 byte). */
+function count (state: c.State): number {
+  const length = c.uint.decode(state)
+  if (length > state.end - state.start) throw new DecodeError('count exceeds input')
+  return length
+}
+
+export function encodeSnapshot (fs: FsState): Buffer {
+  const inodes = [...fs.inodes.values()]
+  const state = c.state()
+  c.uint.preencode(state, SNAPSHOT_VERSION)
+  c.uint.preencode(state, fs.nextFileId)
+  c.uint.preencode(state, inodes.length)
+  for (const inode of inodes) inodeCodec.preencode(state, inode)
+  for (const directory of inodes.filter(isDirectory)) {
+    const children = fs.entries.get(directory.id)!
+    c.uint.preencode(state, children.size)
+    for (const [name, id] of children) { c.string.preencode(state, name); c.uint.preencode(state, id) }
+  }
+  c.uint.preencode(state, fs.orphans.size)
+  for (const id of fs.orphans) c.uint.preencode(state, id)
+  state.buffer = Buffer.allocUnsafe(state.end)
+  c.uint.encode(state, SNAPSHOT_VERSION)
+  c.uint.encode(state, fs.nextFileId)
+  c.uint.encode(state, inodes.length)
+  for (const inode of inodes) inodeCodec.encode(state, inode)
+  for (const directory of inodes.filter(isDirectory)) {
+    const children = fs.entries.get(directory.id)!
+    c.uint.encode(state, children.size)
+    for (const [name, id] of children) { c.string.encode(state, name); c.uint.encode(state, id) }
+  }
+  c.uint.encode(state, fs.orphans.size)
+  for (const id of fs.orphans) c.uint.encode(state, id)
+  return state.buffer as Buffer
+}
+
+/** Rebuilds the state; malformed bytes throw DecodeError, and the result passes checkInvariants. */
+export function decodeSnapshot (bytes: Uint8Array): FsState {
+  try {
+    const state = c.state(0, bytes.length, bytes)
+    if (c.uint.decode(state) !== SNAPSHOT_VERSION) throw new DecodeError('unknown snapshot version')
+    const fs = new FsState()
+    fs.inodes.clear()
+    fs.entries.clear()
+    fs.nextFileId = safe(c.uint.decode(state))
+    const inodes = Array.from({ length: count(state) }, () => inodeCodec.decode(state))
+    for (const inode of inodes) fs.inodes.set(inode.id, inode)
+    for (const directory of inodes.filter(isDirectory)) {
+      const children = new Map<string, number>()
+      for (let i = count(state); i > 0; i--) children.set(c.string.decode(state), safe(c.uint.decode(state)))
+      fs.entries.set(directory.id, children)
+    }
+    for (let i = count(state); i > 0; i--) fs.orphans.add(safe(c.uint.decode(state)))
+    for (const inode of inodes) {
+      for (const ref of inode.chunks) {
+        if (ref === null) continue
+        const key = ref.id.toString('hex')
+        fs.chunkReferences.set(key, (fs.chunkReferences.get(key) ?? 0) + 1)
+      }
+    }
+    if (state.start !== state.end) throw new DecodeError('trailing bytes after snapshot')
+    fs.checkInvariants()
+    return fs
+  } catch (error) {
+    if (error instanceof DecodeError) throw error
+    throw new DecodeError(`malformed snapshot: ${(error as Error).message}`)
+  }
+}

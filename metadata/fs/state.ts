@@ -1,0 +1,414 @@
+// The filesystem state machine: inodes by file_id, directory entries, chunk reference counts.
+// Pure and deterministic: `apply` depends only on the state and the command (the proposer fixed the
+// time), so every replica that applies the same log reaches the same state. POSIX rules on names,
+// link counts and times live here; permission checks are the kernel's (mounted default_permissions).
+import { Errno } from '../../native/errno.js'
+import type { AttributeChanges, ChunkUpdate, Command } from './commands.js'
+import { RENAME_EXCHANGE, RENAME_NOREPLACE, XATTR_CREATE, XATTR_REPLACE } from './commands.js'
+import type { ChunkRef, FileId, Inode } from './inode.js'
+import {
+  CHUNK_BYTES, FILE_BYTES_MAX, NAME_BYTES_MAX, PERMISSION_BITS, ROOT_ID, S_IFDIR, S_IFLNK, S_IFMT,
+  S_ISGID, SYMLINK_BYTES_MAX, XATTR_TOTAL_BYTES_MAX, chunkKey, fileType, isDirectory, isRegular
+} from './inode.js'
+
+export interface ApplyResult {
+  errno: number // 0 on success
+  fileId?: FileId
+}
+
+const OK: ApplyResult = { errno: 0 }
+const failed = (errno: number): ApplyResult => ({ errno })
+
+export class FsState {
+  readonly inodes = new Map<FileId, Inode>()
+  /** Directory id → (name → child id). */
+  readonly entries = new Map<FileId, Map<string, FileId>>()
+  /** Chunk id (hex) → number of slots referencing it. */
+  readonly chunkReferences = new Map<string, number>()
+  /** Inodes with no name left that a peer still has open (nlink 0). */
+  readonly orphans = new Set<FileId>()
+  nextFileId: FileId = ROOT_ID + 1
+  /** Chunks whose last reference went away since the last takeFreedChunks(); the store may delete them. */
+  private freedChunks: string[] = []
+
+  constructor (rootTimeNs = 0n) {
+    this.inodes.set(ROOT_ID, newInode(ROOT_ID, S_IFDIR | 0o755, 0, 0, rootTimeNs, ROOT_ID))
+    this.entries.set(ROOT_ID, new Map())
+  }
+
+  apply (command: Command): ApplyResult {
+    switch (command.type) {
+      case 'create': return this.create(command.parent, command.name, command.mode, command.uid, command.gid, command.rdev, '', command.nowNs)
+      case 'mkdir': return this.create(command.parent, command.name, S_IFDIR | (command.mode & PERMISSION_BITS), command.uid, command.gid, 0, '', command.nowNs)
+      case 'symlink': return this.symlink(command)
+      case 'link': return this.link(command.fileId, command.parent, command.name, command.nowNs)
+      case 'unlink': return this.unlink(command.parent, command.name, command.keepOpen, command.nowNs)
+      case 'rmdir': return this.rmdir(command.parent, command.name, command.nowNs)
+      case 'rename': return this.rename(command)
+      case 'setattr': return this.setattr(command.fileId, command.changes, command.nowNs)
+      case 'setxattr': return this.setxattr(command.fileId, command.name, command.value, command.flags, command.nowNs)
+      case 'removexattr': return this.removexattr(command.fileId, command.name, command.nowNs)
+      case 'commitChunks': return this.commitChunks(command.fileId, command.size, command.updates, command.mtimeNs, command.nowNs)
+      case 'release': return this.release(command.fileId)
+      case 'purgeOrphans': for (const id of [...this.orphans]) this.release(id); return OK
+    }
+  }
+
+  // Queries on applied state
+
+  get (id: FileId): Inode | undefined {
+    return this.inodes.get(id)
+  }
+
+  lookup (parent: FileId, name: string): FileId | undefined {
+    return this.entries.get(parent)?.get(name)
+  }
+
+  children (directory: FileId): ReadonlyMap<string, FileId> | undefined {
+    return this.entries.get(directory)
+  }
+
+  /** Chunk ids released since the last call: no slot references them any more. */
+  takeFreedChunks (): string[] {
+    const freed = this.freedChunks
+    this.freedChunks = []
+    return freed
+  }
+
+  // Commands
+
+  private create (parent: FileId, name: string, mode: number, uid: number, gid: number, rdev: number, target: string, nowNs: bigint): ApplyResult {
+    const directory = this.directoryFor(parent, name)
+    if (typeof directory === 'number') return failed(directory)
+    if (directory.has(name)) return failed(Errno.EEXIST)
+    const parentInode = this.inodes.get(parent)!
+    let inheritedMode = mode
+    // BSD group semantics under a setgid directory: the new entry takes the directory's group, and a new
+    // directory inherits the setgid bit so the rule propagates (what ext4 does).
+    if ((parentInode.mode & S_ISGID) !== 0) {
+      gid = parentInode.gid
+      if (fileType(mode) === S_IFDIR) inheritedMode |= S_ISGID
+    }
+    const id = this.nextFileId++
+    const inode = newInode(id, inheritedMode, uid, gid, nowNs, fileType(mode) === S_IFDIR ? parent : 0)
+    inode.rdev = rdev
+    inode.target = target
+    if (target !== '') inode.size = Buffer.byteLength(target)
+    this.inodes.set(id, inode)
+    directory.set(name, id)
+    if (isDirectory(inode)) {
+      this.entries.set(id, new Map())
+      parentInode.nlink++
+    }
+    touchDirectory(parentInode, nowNs)
+    return { errno: 0, fileId: id }
+  }
+
+  private symlink (command: Extract<Command, { type: 'symlink' }>): ApplyResult {
+    const length = Buffer.byteLength(command.target)
+    if (length === 0) return failed(Errno.ENOENT)
+    if (length > SYMLINK_BYTES_MAX) return failed(Errno.ENAMETOOLONG)
+    return this.create(command.parent, command.name, S_IFLNK | 0o777, command.uid, command.gid, 0, command.target, command.nowNs)
+  }
+
+  private link (fileId: FileId, parent: FileId, name: string, nowNs: bigint): ApplyResult {
+    const inode = this.inodes.get(fileId)
+    if (inode === undefined) return failed(Errno.ENOENT)
+    if (isDirectory(inode)) return failed(Errno.EPERM)
+    if (inode.nlink === 0) return failed(Errno.ENOENT) // linkat of an unlinked open file
+    const directory = this.directoryFor(parent, name)
+    if (typeof directory === 'number') return failed(directory)
+    if (directory.has(name)) return failed(Errno.EEXIST)
+    directory.set(name, fileId)
+    inode.nlink++
+    inode.ctimeNs = nowNs
+    touchDirectory(this.inodes.get(parent)!, nowNs)
+    return { errno: 0, fileId }
+  }
+
+  private unlink (parent: FileId, name: string, keepOpen: boolean, nowNs: bigint): ApplyResult {
+    const directory = this.directoryFor(parent, name)
+    if (typeof directory === 'number') return failed(directory)
+    const id = directory.get(name)
+    if (id === undefined) return failed(Errno.ENOENT)
+    const inode = this.inodes.get(id)!
+    if (isDirectory(inode)) return failed(Errno.EISDIR)
+    directory.delete(name)
+    touchDirectory(this.inodes.get(parent)!, nowNs)
+    this.dropLink(inode, keepOpen, nowNs)
+    return { errno: 0, fileId: id }
+  }
+
+  private rmdir (parent: FileId, name: string, nowNs: bigint): ApplyResult {
+    if (name === '.') return failed(Errno.EINVAL)
+    if (name === '..') return failed(Errno.ENOTEMPTY)
+    const directory = this.directoryFor(parent, name)
+    if (typeof directory === 'number') return failed(directory)
+    const id = directory.get(name)
+    if (id === undefined) return failed(Errno.ENOENT)
+    const inode = this.inodes.get(id)!
+    if (!isDirectory(inode)) return failed(Errno.ENOTDIR)
+    if (this.entries.get(id)!.size > 0) return failed(Errno.ENOTEMPTY)
+    directory.delete(name)
+    this.removeDirectory(inode)
+    const parentInode = this.inodes.get(parent)!
+    parentInode.nlink--
+    touchDirectory(parentInode, nowNs)
+    return { errno: 0, fileId: id }
+  }
+
+  private rename (command: Extract<Command, { type: 'rename' }>): ApplyResult {
+    const { parent, name, newParent, newName, flags, keepOpen, nowNs } = command
+    const sourceDirectory = this.directoryFor(parent, name)
+    if (typeof sourceDirectory === 'number') return failed(sourceDirectory)
+    const targetDirectory = this.directoryFor(newParent, newName)
+    if (typeof targetDirectory === 'number') return failed(targetDirectory)
+    const id = sourceDirectory.get(name)
+    if (id === undefined) return failed(Errno.ENOENT)
+    const inode = this.inodes.get(id)!
+    const replacedId = targetDirectory.get(newName)
+    if ((flags & RENAME_NOREPLACE) !== 0 && replacedId !== undefined) return failed(Errno.EEXIST)
+    if ((flags & RENAME_EXCHANGE) !== 0) return this.exchange(command, id, replacedId)
+    if (replacedId === id) return OK // two names of one file: POSIX says do nothing
+    if (isDirectory(inode) && this.isAncestor(id, newParent)) return failed(Errno.EINVAL)
+    if (replacedId !== undefined) {
+      const errno = this.checkReplace(inode, this.inodes.get(replacedId)!)
+      if (errno !== 0) return failed(errno)
+    }
+    if (replacedId !== undefined) {
+      const replaced = this.inodes.get(replacedId)!
+      if (isDirectory(replaced)) {
+        this.removeDirectory(replaced)
+        this.inodes.get(newParent)!.nlink--
+      } else {
+        this.dropLink(replaced, keepOpen, nowNs)
+      }
+    }
+    sourceDirectory.delete(name)
+    targetDirectory.set(newName, id)
+    if (isDirectory(inode) && parent !== newParent) {
+      inode.parent = newParent
+      this.inodes.get(parent)!.nlink--
+      this.inodes.get(newParent)!.nlink++
+    }
+    inode.ctimeNs = nowNs // Linux updates ctime of the moved inode, and tools (rsync, make) expect it
+    touchDirectory(this.inodes.get(parent)!, nowNs)
+    touchDirectory(this.inodes.get(newParent)!, nowNs)
+    return { errno: 0, fileId: id }
+  }
+
+  private exchange (command: Extract<Command, { type: 'rename' }>, id: FileId, otherId: FileId | undefined): ApplyResult {
+    if (otherId === undefined) return failed(Errno.ENOENT)
+    const inode = this.inodes.get(id)!
+    const other = this.inodes.get(otherId)!
+    if ((isDirectory(inode) && this.isAncestor(id, command.newParent)) || (isDirectory(other) && this.isAncestor(otherId, command.parent))) return failed(Errno.EINVAL)
+    this.entries.get(command.parent)!.set(command.name, otherId)
+    this.entries.get(command.newParent)!.set(command.newName, id)
+    if (command.parent !== command.newParent) {
+      for (const [moved, to] of [[inode, command.newParent], [other, command.parent]] as const) {
+        if (!isDirectory(moved)) continue
+        this.inodes.get(moved.parent)!.nlink--
+        moved.parent = to
+        this.inodes.get(to)!.nlink++
+      }
+    }
+    inode.ctimeNs = other.ctimeNs = command.nowNs
+    touchDirectory(this.inodes.get(command.parent)!, command.nowNs)
+    touchDirectory(this.inodes.get(command.newParent)!, command.nowNs)
+    return { errno: 0, fileId: id }
+  }
+
+  private checkReplace (source: Inode, replaced: Inode): number {
+    if (isDirectory(source) && !isDirectory(replaced)) return Errno.ENOTDIR
+    if (!isDirectory(source) && isDirectory(replaced)) return Errno.EISDIR
+    if (isDirectory(replaced) && this.entries.get(replaced.id)!.size > 0) return Errno.ENOTEMPTY
+    return 0
+  }
+
+  private setattr (fileId: FileId, changes: AttributeChanges, nowNs: bigint): ApplyResult {
+    const inode = this.inodes.get(fileId)
+    if (inode === undefined) return failed(Errno.ENOENT)
+    if (changes.size !== undefined) {
+      if (isDirectory(inode)) return failed(Errno.EISDIR)
+      if (!isRegular(inode)) return failed(Errno.EINVAL)
+      if (changes.size > FILE_BYTES_MAX) return failed(Errno.EFBIG)
+      this.truncate(inode, changes.size)
+      inode.mtimeNs = nowNs
+      inode.version++
+    }
+    if (changes.mode !== undefined) inode.mode = (inode.mode & S_IFMT) | (changes.mode & PERMISSION_BITS)
+    if (changes.uid !== undefined) inode.uid = changes.uid
+    if (changes.gid !== undefined) inode.gid = changes.gid
+    if (changes.atimeNs !== undefined) inode.atimeNs = changes.atimeNs
+    if (changes.mtimeNs !== undefined) inode.mtimeNs = changes.mtimeNs
+    inode.ctimeNs = nowNs
+    return { errno: 0, fileId }
+  }
+
+  private setxattr (fileId: FileId, name: string, value: Buffer, flags: number, nowNs: bigint): ApplyResult {
+    const inode = this.inodes.get(fileId)
+    if (inode === undefined) return failed(Errno.ENOENT)
+    const exists = inode.xattrs.has(name)
+    if ((flags & XATTR_CREATE) !== 0 && exists) return failed(Errno.EEXIST)
+    if ((flags & XATTR_REPLACE) !== 0 && !exists) return failed(Errno.ENODATA)
+    const total = xattrBytes(inode) - (exists ? Buffer.byteLength(name) + inode.xattrs.get(name)!.length : 0)
+    if (total + Buffer.byteLength(name) + value.length > XATTR_TOTAL_BYTES_MAX) return failed(Errno.ENOSPC)
+    inode.xattrs.set(name, value)
+    inode.ctimeNs = nowNs
+    return { errno: 0, fileId }
+  }
+
+  private removexattr (fileId: FileId, name: string, nowNs: bigint): ApplyResult {
+    const inode = this.inodes.get(fileId)
+    if (inode === undefined) return failed(Errno.ENOENT)
+    if (!inode.xattrs.delete(name)) return failed(Errno.ENODATA)
+    inode.ctimeNs = nowNs
+    return { errno: 0, fileId }
+  }
+
+  private commitChunks (fileId: FileId, size: number, updates: ChunkUpdate[], mtimeNs: bigint, nowNs: bigint): ApplyResult {
+    const inode = this.inodes.get(fileId)
+    if (inode === undefined) return failed(Errno.ENOENT)
+    if (!isRegular(inode)) return failed(Errno.EINVAL)
+    if (size > FILE_BYTES_MAX) return failed(Errno.EFBIG)
+    const slots = Math.ceil(size / CHUNK_BYTES)
+    for (const update of updates) {
+      if (update.index >= slots) continue // truncated away by a later setattr on another handle
+      while (inode.chunks.length <= update.index) inode.chunks.push(null)
+      this.replaceSlot(inode, update.index, update.ref)
+    }
+    this.truncate(inode, size)
+    inode.mtimeNs = mtimeNs
+    inode.ctimeNs = nowNs
+    inode.version++
+    return { errno: 0, fileId }
+  }
+
+  private release (fileId: FileId): ApplyResult {
+    const inode = this.inodes.get(fileId)
+    if (inode === undefined || !this.orphans.has(fileId)) return OK // already gone, or relinked meanwhile
+    this.orphans.delete(fileId)
+    if (inode.nlink === 0) this.removeInode(inode)
+    return OK
+  }
+
+  // Helpers
+
+  /** The entries of `parent` if a name may be looked up or created there, else an errno. */
+  private directoryFor (parent: FileId, name: string): Map<string, FileId> | number {
+    const inode = this.inodes.get(parent)
+    if (inode === undefined) return Errno.ENOENT
+    if (!isDirectory(inode)) return Errno.ENOTDIR
+    if (inode.nlink === 0) return Errno.ENOENT // a removed directory still held open
+    if (name === '' || name.includes('/') || name.includes('\0')) return Errno.EINVAL
+    if (Buffer.byteLength(name) > NAME_BYTES_MAX) return Errno.ENAMETOOLONG
+    return this.entries.get(parent)!
+  }
+
+  private isAncestor (ancestor: FileId, id: FileId): boolean {
+    for (let current = id; ; current = this.inodes.get(current)!.parent) {
+      if (current === ancestor) return true
+      if (current === ROOT_ID) return false
+    }
+  }
+
+  private dropLink (inode: Inode, keepOpen: boolean, nowNs: bigint): void {
+    inode.nlink--
+    inode.ctimeNs = nowNs
+    if (inode.nlink > 0) return
+    if (keepOpen) this.orphans.add(inode.id)
+    else this.removeInode(inode)
+  }
+
+  private removeDirectory (inode: Inode): void {
+    this.entries.delete(inode.id)
+    inode.nlink = 0
+    this.inodes.delete(inode.id)
+  }
+
+  private removeInode (inode: Inode): void {
+    for (let index = 0; index < inode.chunks.length; index++) this.replaceSlot(inode, index, null)
+    this.inodes.delete(inode.id)
+  }
+
+  private truncate (inode: Inode, size: number): void {
+    const slots = Math.ceil(size / CHUNK_BYTES)
+    for (let index = slots; index < inode.chunks.length; index++) this.replaceSlot(inode, index, null)
+    inode.chunks.length = Math.min(inode.chunks.length, slots)
+    const last = inode.chunks[slots - 1]
+    if (last !== undefined && last !== null) last.length = Math.min(last.length, size - (slots - 1) * CHUNK_BYTES)
+    inode.size = size
+  }
+
+  private replaceSlot (inode: Inode, index: number, ref: ChunkRef | null): void {
+    const old = inode.chunks[index]
+    if (ref !== null) {
+      const key = chunkKey(ref.id)
+      this.chunkReferences.set(key, (this.chunkReferences.get(key) ?? 0) + 1)
+    }
+    if (old !== undefined && old !== null) {
+      const key = chunkKey(old.id)
+      const count = this.chunkReferences.get(key)! - 1
+      if (count === 0) {
+        this.chunkReferences.delete(key)
+        this.freedChunks.push(key)
+      } else {
+        this.chunkReferences.set(key, count)
+      }
+    }
+    inode.chunks[index] = ref === null ? null : { id: ref.id, length: ref.length }
+  }
+
+  /** Invariants a test or simulator can assert after every step. Throws on the first violation. */
+  checkInvariants (): void {
+    const references = new Map<string, number>()
+    const linkCounts = new Map<FileId, number>()
+    for (const [directoryId, children] of this.entries) {
+      const directory = this.inodes.get(directoryId)
+      assert(directory !== undefined && isDirectory(directory), `entries of missing directory ${directoryId}`)
+      for (const childId of children.values()) {
+        const child = this.inodes.get(childId)
+        assert(child !== undefined, `entry to missing inode ${childId}`)
+        linkCounts.set(childId, (linkCounts.get(childId) ?? 0) + 1)
+        if (isDirectory(child)) assert(child.parent === directoryId, `directory ${childId} has wrong parent`)
+      }
+    }
+    for (const inode of this.inodes.values()) {
+      if (isDirectory(inode)) {
+        const subdirectories = [...this.entries.get(inode.id)!.values()].filter((id) => isDirectory(this.inodes.get(id)!)).length
+        assert(inode.nlink === 2 + subdirectories, `directory ${inode.id} nlink ${inode.nlink}`)
+      } else {
+        assert(inode.nlink === (linkCounts.get(inode.id) ?? 0), `inode ${inode.id} nlink ${inode.nlink}`)
+        assert(inode.nlink > 0 || this.orphans.has(inode.id), `unreferenced inode ${inode.id}`)
+      }
+      assert(inode.chunks.length <= Math.ceil(inode.size / CHUNK_BYTES), `inode ${inode.id} has chunks past its size`)
+      for (const ref of inode.chunks) if (ref !== null) references.set(chunkKey(ref.id), (references.get(chunkKey(ref.id)) ?? 0) + 1)
+    }
+    assert(references.size === this.chunkReferences.size, 'chunk reference table size')
+    for (const [key, count] of references) assert(this.chunkReferences.get(key) === count, `chunk ${key} refcount`)
+  }
+}
+
+function newInode (id: FileId, mode: number, uid: number, gid: number, nowNs: bigint, parent: FileId): Inode {
+  const directory = fileType(mode) === S_IFDIR
+  return {
+    id, mode, uid, gid, rdev: 0, nlink: directory ? 2 : 1, size: 0, atimeNs: nowNs, mtimeNs: nowNs, ctimeNs: nowNs,
+    version: 0, chunks: [], target: '', xattrs: new Map(), parent: directory ? parent : 0
+  }
+}
+
+function touchDirectory (directory: Inode, nowNs: bigint): void {
+  directory.mtimeNs = nowNs
+  directory.ctimeNs = nowNs
+}
+
+function xattrBytes (inode: Inode): number {
+  let total = 0
+  for (const [name, value] of inode.xattrs) total += Buffer.byteLength(name) + value.length
+  return total
+}
+
+function assert (condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`filesystem invariant violated: ${message}`)
+}
+

@@ -1,0 +1,286 @@
+// The FUSE operation table: each op resolves a path (or fd) to a file_id, makes one metadata or
+// open-file call, and lets errors surface as FsError — native/fuse turns them into -errno.
+import { Errno, FsError } from '../native/errno.js'
+import type { Caller, FuseOperations, Opened, Stat, StatFs, TimeChange } from '../native/fuse.js'
+import type { AttributeChanges, Command } from '../metadata/fs/commands.js'
+import type { FileId, Inode } from '../metadata/fs/inode.js'
+import { NAME_BYTES_MAX, PERMISSION_BITS, S_IFDIR, S_IFMT, S_IFREG, XATTR_NAME_BYTES_MAX, XATTR_VALUE_BYTES_MAX, fileType, isDirectory } from '../metadata/fs/inode.js'
+import { Handles } from './handles.js'
+import type { OpenFile } from './open-file.js'
+import { resolve, resolveInode, resolveParent } from './path-resolver.js'
+import type { ChunkService, MetadataService } from './services.js'
+import { statOf } from './stat.js'
+import { nowNs } from './time.js'
+import { WriteBudget } from './write-budget.js'
+
+/** Daemon-wide bound on buffered, not yet sealed file bytes (backpressure beyond it). */
+export const WRITE_BUFFER_BYTES_MAX = 96 * 1024 * 1024
+/** Versions of files whose pages this mount's page cache may hold, for keep_cache on the next open. */
+const CACHED_VERSIONS_MAX = 100_000
+const UNCHANGED_ID = 0xffffffff // chown's "leave as is"
+const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.']
+
+export interface Mount {
+  operations: FuseOperations
+  /** Commits every open file (used before unmounting). */
+  commitAll (): Promise<void>
+}
+
+export function createOperations (metadata: MetadataService, chunks: ChunkService, budget = new WriteBudget(WRITE_BUFFER_BYTES_MAX)): Mount {
+  const handles = new Handles(metadata, chunks, budget)
+  const cachedVersions = new Map<string, number>()
+  const state = (): typeof metadata.state => metadata.state
+
+  async function propose (command: Command): Promise<FileId> {
+    const result = await metadata.propose(command)
+    if (result.errno !== 0) throw new FsError(result.errno)
+    return result.fileId ?? 0
+  }
+
+  function inodeOf (id: FileId): Inode {
+    const inode = state().get(id)
+    if (inode === undefined) throw new FsError(Errno.ENOENT)
+    return inode
+  }
+
+  function checkName (name: string): void {
+    if (Buffer.byteLength(name) > NAME_BYTES_MAX) throw new FsError(Errno.ENAMETOOLONG)
+  }
+
+  /** Attribute changes that touch size or times must land after this peer's uncommitted writes. */
+  async function setattr (id: FileId, changes: AttributeChanges): Promise<void> {
+    const open = handles.fileOf(id)
+    if (open !== undefined && changes.size !== undefined) {
+      const { size, ...rest } = changes
+      await open.truncate(size, rest.mtimeNs !== undefined ? { mtimeNs: rest.mtimeNs } : {})
+      if (Object.keys(rest).length === 0) return
+      changes = rest
+    } else if (open !== undefined && (changes.mtimeNs !== undefined || changes.atimeNs !== undefined)) {
+      await open.commit()
+    }
+    await propose({ type: 'setattr', fileId: id, changes, nowNs: nowNs() })
+  }
+
+  // Pages the kernel cached for a file stay valid while its version is the one this mount last saw
+  // through the same name: libfuse2 gives each name of a hard link its own kernel inode and page cache.
+  async function openHandle (path: string, id: FileId, flags: number): Promise<Opened> {
+    const inode = inodeOf(id)
+    if (isDirectory(inode)) throw new FsError(Errno.EISDIR)
+    const handle = handles.open(id, flags, path)
+    const keepCache = cachedVersions.get(cacheKey(id, path)) === inode.version
+    rememberVersion(id, path)
+    return { fd: handle.fd, keepCache }
+  }
+
+  function cacheKey (id: FileId, path: string): string {
+    return `${id}:${path}`
+  }
+
+  function rememberVersion (id: FileId, path: string): void {
+    const inode = state().get(id)
+    if (inode === undefined) return
+    if (cachedVersions.size >= CACHED_VERSIONS_MAX) cachedVersions.clear()
+    cachedVersions.set(cacheKey(id, path), inode.version)
+  }
+
+  async function commitFile (file: OpenFile): Promise<void> {
+    try {
+      await file.commit()
+    } catch (error) {
+      // The file was removed (by us or a peer) while data was buffered: nothing is left to commit it to.
+      if (error instanceof FsError && error.errno === Errno.ENOENT && state().get(file.fileId) === undefined) return
+      throw error
+    }
+  }
+
+  async function releaseHandle (fd: number): Promise<void> {
+    const { path } = handles.get(fd)
+    const file = handles.close(fd)
+    if (file === undefined) return
+    try {
+      await commitFile(file)
+      rememberVersion(file.fileId, path)
+    } finally {
+      if (handles.forget(file)) {
+        const inode = state().get(file.fileId)
+        if (inode !== undefined && inode.nlink === 0) await propose({ type: 'release', fileId: file.fileId })
+        if (inode === undefined || inode.nlink === 0) file.discard()
+      }
+    }
+  }
+
+  function timeOf (change: TimeChange, now: bigint): bigint | undefined {
+    if (change === 'omit') return undefined
+    return change === 'now' ? now : change.ns
+  }
+
+  function checkXattrName (name: string): void {
+    if (Buffer.byteLength(name) > XATTR_NAME_BYTES_MAX) throw new FsError(Errno.ERANGE)
+    if (!XATTR_NAMESPACES.some((prefix) => name.startsWith(prefix) && name.length > prefix.length)) throw new FsError(Errno.EOPNOTSUPP)
+  }
+
+  const operations: FuseOperations = {
+    async getattr (path) {
+      const inode = resolveInode(state(), path)
+      return statOf(inode, handles.fileOf(inode.id))
+    },
+    async fgetattr (path, fd) {
+      if (fd === 0) return await operations.getattr(path, { uid: 0, gid: 0, pid: 0 })
+      const handle = handles.get(fd)
+      return statOf(inodeOf(handle.file.fileId), handle.file)
+    },
+    async access (path) {
+      resolve(state(), path) // permission bits are checked by the kernel (default_permissions)
+    },
+    async statfs () {
+      return await statfsOf(chunks, state().inodes.size)
+    },
+    async opendir (path) {
+      if (!isDirectory(resolveInode(state(), path))) throw new FsError(Errno.ENOTDIR)
+      return 0
+    },
+    async readdir (path) {
+      const inode = resolveInode(state(), path)
+      if (!isDirectory(inode)) throw new FsError(Errno.ENOTDIR)
+      return ['.', '..', ...state().children(inode.id)!.keys()]
+    },
+    async releasedir () {},
+    async open (path, flags) {
+      return await openHandle(path, resolve(state(), path), flags)
+    },
+    async create (path, mode, flags, caller) {
+      const { parent, name } = resolveParent(state(), path)
+      checkName(name)
+      const id = await propose({ type: 'create', parent, name, mode: S_IFREG | (mode & PERMISSION_BITS), rdev: 0, uid: caller.uid, gid: caller.gid, nowNs: nowNs() })
+      return await openHandle(path, id, flags)
+    },
+    async read (_path, fd, buffer, position) {
+      return await handles.get(fd).file.read(buffer, position)
+    },
+    async write (_path, fd, buffer, position) {
+      return await handles.get(fd).file.write(buffer, position)
+    },
+    async flush (_path, fd) {
+      await commitFile(handles.get(fd).file)
+    },
+    async fsync (_path, _dataOnly, fd) {
+      await commitFile(handles.get(fd).file)
+    },
+    async fsyncdir () {}, // every metadata change is durable when it is acknowledged
+    async release (_path, fd) {
+      await releaseHandle(fd)
+    },
+    async truncate (path, size) {
+      await setattr(resolve(state(), path), { size })
+    },
+    async ftruncate (path, fd, size) {
+      await setattr(fd === 0 ? resolve(state(), path) : handles.get(fd).file.fileId, { size })
+    },
+    async utimens (path, atime, mtime) {
+      const now = nowNs()
+      const changes: AttributeChanges = {}
+      const atimeNs = timeOf(atime, now)
+      const mtimeNs = timeOf(mtime, now)
+      if (atimeNs !== undefined) changes.atimeNs = atimeNs
+      if (mtimeNs !== undefined) changes.mtimeNs = mtimeNs
+      await setattr(resolve(state(), path), changes)
+    },
+    async readlink (path) {
+      const inode = resolveInode(state(), path)
+      if (fileType(inode.mode) !== 0o120000) throw new FsError(Errno.EINVAL)
+      return inode.target
+    },
+    async chown (path, uid, gid) {
+      const changes: AttributeChanges = {}
+      if (uid !== UNCHANGED_ID) changes.uid = uid
+      if (gid !== UNCHANGED_ID) changes.gid = gid
+      await setattr(resolve(state(), path), changes)
+    },
+    async chmod (path, mode) {
+      await setattr(resolve(state(), path), { mode: mode & PERMISSION_BITS })
+    },
+    async mknod (path, mode, device, caller) {
+      const { parent, name } = resolveParent(state(), path)
+      checkName(name)
+      const type = fileType(mode)
+      if (type === S_IFDIR || type === 0o120000) throw new FsError(Errno.EINVAL)
+      await propose({ type: 'create', parent, name, mode: (type === 0 ? S_IFREG : type) | (mode & PERMISSION_BITS), rdev: device, uid: caller.uid, gid: caller.gid, nowNs: nowNs() })
+    },
+    async setxattr (path, name, value, flags) {
+      checkXattrName(name)
+      if (value.length > XATTR_VALUE_BYTES_MAX) throw new FsError(Errno.E2BIG)
+      await propose({ type: 'setxattr', fileId: resolve(state(), path), name, value, flags, nowNs: nowNs() })
+    },
+    async getxattr (path, name) {
+      const inode = resolveInode(state(), path)
+      const value = inode.xattrs.get(name)
+      if (value === undefined) throw new FsError(Errno.ENODATA)
+      return value
+    },
+    async listxattr (path) {
+      return [...resolveInode(state(), path).xattrs.keys()]
+    },
+    async removexattr (path, name) {
+      checkXattrName(name)
+      await propose({ type: 'removexattr', fileId: resolve(state(), path), name, nowNs: nowNs() })
+    },
+    async unlink (path) {
+      const { parent, name } = resolveParent(state(), path)
+      const id = state().lookup(parent, name)
+      await propose({ type: 'unlink', parent, name, keepOpen: id !== undefined && handles.isOpen(id), nowNs: nowNs() })
+    },
+    async rmdir (path) {
+      const { parent, name } = resolveParent(state(), path)
+      await propose({ type: 'rmdir', parent, name, nowNs: nowNs() })
+    },
+    async rename (source, target) {
+      const from = resolveParent(state(), source)
+      const to = resolveParent(state(), target)
+      checkName(to.name)
+      const replaced = state().lookup(to.parent, to.name)
+      await propose({
+        type: 'rename', parent: from.parent, name: from.name, newParent: to.parent, newName: to.name, flags: 0,
+        keepOpen: replaced !== undefined && handles.isOpen(replaced), nowNs: nowNs()
+      })
+    },
+    async link (source, target) {
+      const id = resolve(state(), source)
+      const { parent, name } = resolveParent(state(), target)
+      checkName(name)
+      await propose({ type: 'link', fileId: id, parent, name, nowNs: nowNs() })
+    },
+    async symlink (target, linkPath, caller) {
+      const { parent, name } = resolveParent(state(), linkPath)
+      checkName(name)
+      await propose({ type: 'symlink', parent, name, target, uid: caller.uid, gid: caller.gid, nowNs: nowNs() })
+    },
+    async mkdir (path, mode, caller) {
+      const { parent, name } = resolveParent(state(), path)
+      checkName(name)
+      await propose({ type: 'mkdir', parent, name, mode: mode & PERMISSION_BITS & ~S_IFMT, uid: caller.uid, gid: caller.gid, nowNs: nowNs() })
+    }
+  }
+
+  return {
+    operations,
+    async commitAll () {
+      for (const file of handles.openFiles()) await commitFile(file)
+    }
+  }
+}
+
+async function statfsOf (chunks: ChunkService, inodes: number): Promise<StatFs> {
+  const blockBytes = 4096
+  const capacity = await chunks.capacity()
+  return {
+    blockBytes,
+    blocks: Math.floor(capacity.totalBytes / blockBytes),
+    blocksFree: Math.floor(capacity.freeBytes / blockBytes),
+    blocksAvailable: Math.floor(capacity.availableBytes / blockBytes),
+    files: inodes + 1_000_000,
+    filesFree: 1_000_000,
+    nameBytesMax: NAME_BYTES_MAX
+  }
+}
+
+export type { Caller, Stat }

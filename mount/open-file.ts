@@ -1,0 +1,228 @@
+// The local state of one file that this peer has open, shared by all its handles: chunk buffers being
+// written, chunks sealed and durable but not yet committed, and the size and mtime the writer sees.
+// Full chunks are sealed while the next ones fill; flush/fsync/release seal the rest and commit the new
+// chunk list with one metadata command (data durable before the metadata that references it).
+import { Errno, FsError } from '../native/errno.js'
+import type { ChunkRef, FileId } from '../metadata/fs/inode.js'
+import { CHUNK_BYTES, FILE_BYTES_MAX } from '../metadata/fs/inode.js'
+import type { ChunkUpdate } from '../metadata/fs/commands.js'
+import { Mutex } from './mutex.js'
+import type { ChunkService, MetadataService } from './services.js'
+import { nowNs } from './time.js'
+import type { WriteBudget } from './write-budget.js'
+
+/** Chunk buffers one file may hold before its oldest are sealed early (random writes across a file). */
+const DIRTY_CHUNKS_MAX = 4
+/** Seals one file may have in flight; a writer past it waits (pipelining without unbounded memory). */
+const SEALS_IN_FLIGHT_MAX = 2
+/** Buffers grow in steps of this size, so a small file never allocates a whole chunk. */
+const BUFFER_STEP_BYTES = 64 * 1024
+
+/** Plaintext of one chunk slot being written: bytes [0, length) are the slot's content. */
+interface ChunkBuffer {
+  data: Buffer
+  length: number
+}
+
+export class OpenFile {
+  readonly fileId: FileId
+  handles = 0
+  private readonly metadata: MetadataService
+  private readonly chunks: ChunkService
+  private readonly budget: WriteBudget
+  private readonly dirty = new Map<number, ChunkBuffer>()
+  private readonly sealing = new Map<number, { buffer: ChunkBuffer, done: Promise<void> }>()
+  private readonly sealed = new Map<number, ChunkRef>()
+  private readonly mutex = new Mutex()
+  /** The size as this peer's writers see it, while it differs from the committed size. */
+  private localSize: number | null = null
+  private localMtimeNs: bigint | null = null
+  /** A failure of a background seal, reported to the next write, flush or fsync (as Linux does). */
+  private error: FsError | null = null
+
+  constructor (fileId: FileId, metadata: MetadataService, chunks: ChunkService, budget: WriteBudget) {
+    this.fileId = fileId
+    this.metadata = metadata
+    this.chunks = chunks
+    this.budget = budget
+  }
+
+  get size (): number {
+    return this.localSize ?? this.metadata.state.get(this.fileId)?.size ?? 0
+  }
+
+  /** The mtime of the last uncommitted write, if any. */
+  get pendingMtimeNs (): bigint | null {
+    return this.localMtimeNs
+  }
+
+  get hasUncommittedData (): boolean {
+    return this.dirty.size > 0 || this.sealing.size > 0 || this.sealed.size > 0 || this.localSize !== null
+  }
+
+  async write (source: Buffer, position: number): Promise<number> {
+    return await this.mutex.run(async () => {
+      this.throwPendingError()
+      const end = position + source.length
+      if (end > FILE_BYTES_MAX) throw new FsError(Errno.EFBIG)
+      for (let offset = 0; offset < source.length;) {
+        const filePosition = position + offset
+        const slot = Math.floor(filePosition / CHUNK_BYTES)
+        const inChunk = filePosition - slot * CHUNK_BYTES
+        const count = Math.min(source.length - offset, CHUNK_BYTES - inChunk)
+        const buffer = await this.bufferFor(slot)
+        this.ensureCapacity(buffer, inChunk + count)
+        if (inChunk > buffer.length) buffer.data.fill(0, buffer.length, inChunk) // a hole inside the chunk
+        source.copy(buffer.data, inChunk, offset, offset + count)
+        buffer.length = Math.max(buffer.length, inChunk + count)
+        this.localSize = Math.max(this.size, filePosition + count) // before sealing: the seal reads it
+        if (buffer.length === CHUNK_BYTES) this.startSeal(slot)
+        offset += count
+      }
+      this.localMtimeNs = nowNs()
+      await this.applyBackpressure()
+      return source.length
+    })
+  }
+
+  /** Copies bytes at `position` into `target`; returns how many (0 at end of file). Holes read as zeros. */
+  async read (target: Buffer, position: number): Promise<number> {
+    const length = Math.max(0, Math.min(target.length, this.size - position))
+    const reads: Array<Promise<void>> = []
+    for (let offset = 0; offset < length;) {
+      const filePosition = position + offset
+      const slot = Math.floor(filePosition / CHUNK_BYTES)
+      const inChunk = filePosition - slot * CHUNK_BYTES
+      const count = Math.min(length - offset, CHUNK_BYTES - inChunk)
+      reads.push(this.readSlot(slot, inChunk, target.subarray(offset, offset + count)))
+      offset += count
+    }
+    await Promise.all(reads)
+    return length
+  }
+
+  /** Seals what is buffered and commits it with one metadata command. A no-op when nothing changed. */
+  async commit (): Promise<void> {
+    await this.mutex.run(async () => { await this.commitLocked() })
+  }
+
+  /** Sets the size: uncommitted data is committed first, so the truncate applies on top of it. */
+  async truncate (size: number, changes: { mtimeNs?: bigint } = {}): Promise<void> {
+    await this.mutex.run(async () => {
+      await this.commitLocked()
+      const result = await this.metadata.propose({ type: 'setattr', fileId: this.fileId, changes: { size, ...changes }, nowNs: nowNs() })
+      if (result.errno !== 0) throw new FsError(result.errno)
+    })
+  }
+
+  /** Drops buffered state without committing (the file is gone). Returns budget to the daemon. */
+  discard (): void {
+    for (const buffer of this.dirty.values()) this.budget.give(buffer.data.length)
+    this.dirty.clear()
+    this.chunks.unpin([...this.sealed.values()].map((ref) => ref.id))
+    this.sealed.clear()
+    this.localSize = null
+    this.localMtimeNs = null
+  }
+
+  private async commitLocked (): Promise<void> {
+    this.throwPendingError()
+    for (const slot of [...this.dirty.keys()]) this.startSeal(slot)
+    await Promise.all([...this.sealing.values()].map(async (seal) => await seal.done))
+    this.throwPendingError()
+    if (!this.hasUncommittedData) return
+    await this.chunks.syncDirectories()
+    const updates: ChunkUpdate[] = [...this.sealed].map(([index, ref]) => ({ index, ref }))
+    const now = nowNs()
+    const result = await this.metadata.propose({
+      type: 'commitChunks', fileId: this.fileId, size: this.size, updates, mtimeNs: this.localMtimeNs ?? now, nowNs: now
+    })
+    if (result.errno !== 0) throw new FsError(result.errno)
+    this.chunks.unpin(updates.map((update) => update.ref!.id))
+    this.sealed.clear()
+    this.localSize = null
+    this.localMtimeNs = null
+  }
+
+  private async readSlot (slot: number, inChunk: number, target: Buffer): Promise<void> {
+    const buffer = this.dirty.get(slot) ?? this.sealing.get(slot)?.buffer
+    if (buffer !== undefined) {
+      const copied = Math.max(0, Math.min(target.length, buffer.length - inChunk))
+      buffer.data.copy(target, 0, inChunk, inChunk + copied)
+      target.fill(0, copied)
+      return
+    }
+    const ref = this.sealed.get(slot) ?? this.metadata.state.get(this.fileId)?.chunks[slot] ?? null
+    const available = ref === null ? 0 : Math.max(0, Math.min(target.length, ref.length - inChunk))
+    if (ref !== null && available > 0) {
+      const bytes = await this.chunks.read(ref.id, inChunk, available)
+      bytes.copy(target, 0, 0, available)
+    }
+    target.fill(0, available)
+  }
+
+  /** The buffer of `slot`, created on first write; existing bytes of the slot are loaded (copy-on-write). */
+  private async bufferFor (slot: number): Promise<ChunkBuffer> {
+    const existing = this.dirty.get(slot)
+    if (existing !== undefined) return existing
+    await this.sealing.get(slot)?.done // a write into a chunk being sealed continues from its sealed copy
+    this.throwPendingError()
+    const ref = this.sealed.get(slot) ?? this.metadata.state.get(this.fileId)?.chunks[slot] ?? null
+    const committedLength = Math.max(0, Math.min(ref?.length ?? 0, this.size - slot * CHUNK_BYTES))
+    const buffer: ChunkBuffer = { data: Buffer.alloc(0), length: 0 }
+    this.ensureCapacity(buffer, committedLength)
+    if (ref !== null && committedLength > 0) (await this.chunks.read(ref.id, 0, committedLength)).copy(buffer.data)
+    buffer.length = committedLength
+    this.dirty.set(slot, buffer)
+    if (this.dirty.size > DIRTY_CHUNKS_MAX) this.startSeal(this.dirty.keys().next().value!)
+    return buffer
+  }
+
+  private ensureCapacity (buffer: ChunkBuffer, bytes: number): void {
+    if (buffer.data.length >= bytes) return
+    const capacity = Math.min(CHUNK_BYTES, Math.max(bytes, buffer.data.length * 2, BUFFER_STEP_BYTES))
+    const data = Buffer.allocUnsafe(capacity)
+    buffer.data.copy(data, 0, 0, buffer.length)
+    this.budget.take(capacity - buffer.data.length)
+    buffer.data = data
+  }
+
+  /** Seals `slot` in the background; its buffer stays readable until the sealed reference replaces it. */
+  private startSeal (slot: number): void {
+    const buffer = this.dirty.get(slot)
+    if (buffer === undefined) return
+    this.dirty.delete(slot)
+    const validLength = Math.min(buffer.length, Math.max(0, this.size - slot * CHUNK_BYTES))
+    const done = this.seal(slot, buffer, validLength)
+    this.sealing.set(slot, { buffer, done })
+  }
+
+  private async seal (slot: number, buffer: ChunkBuffer, validLength: number): Promise<void> {
+    try {
+      const previous = this.sealed.get(slot)
+      if (validLength === 0) this.sealed.delete(slot) // nothing left in this slot: a hole
+      else this.sealed.set(slot, await this.chunks.put(buffer.data.subarray(0, validLength)))
+      if (previous !== undefined) this.chunks.unpin([previous.id]) // rewritten before its commit
+    } catch (error) {
+      this.error ??= error instanceof FsError ? error : new FsError(Errno.EIO, `sealing a chunk failed: ${(error as Error).message}`)
+    } finally {
+      this.sealing.delete(slot)
+      this.budget.give(buffer.data.length)
+    }
+  }
+
+  private async applyBackpressure (): Promise<void> {
+    while (this.sealing.size >= SEALS_IN_FLIGHT_MAX) await Promise.race([...this.sealing.values()].map(async (seal) => await seal.done))
+    if (!this.budget.exhausted) return
+    // Past the daemon-wide bound: seal our own buffers so waiting can't deadlock, then wait for room.
+    for (const slot of [...this.dirty.keys()]) this.startSeal(slot)
+    await Promise.race([this.budget.waitForRoom(), ...[...this.sealing.values()].map(async (seal) => await seal.done)])
+  }
+
+  private throwPendingError (): void {
+    if (this.error === null) return
+    const error = this.error
+    this.error = null
+    throw error
+  }
+}

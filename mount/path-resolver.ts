@@ -1,0 +1,47 @@
+// fuse-native's high-level API speaks paths; metadata speaks file_ids. Resolution walks the locally
+// applied directory entries (in memory), so it costs a few map lookups and never a round trip.
+import { Errno, FsError } from '../native/errno.js'
+import type { FileId, Inode } from '../metadata/fs/inode.js'
+import { NAME_BYTES_MAX, ROOT_ID, isDirectory } from '../metadata/fs/inode.js'
+import type { FsState } from '../metadata/fs/state.js'
+
+export interface ParentAndName {
+  parent: FileId
+  name: string
+}
+
+/** The file_id at `path`, or FsError ENOENT / ENOTDIR / ENAMETOOLONG. */
+export function resolve (state: FsState, path: string): FileId {
+  let current = ROOT_ID
+  for (const name of components(path)) {
+    const directory = state.get(current)
+    if (directory === undefined) throw new FsError(Errno.ENOENT)
+    if (!isDirectory(directory)) throw new FsError(Errno.ENOTDIR)
+    const child = state.lookup(current, name)
+    if (child === undefined) throw new FsError(Errno.ENOENT)
+    current = child
+  }
+  return current
+}
+
+export function resolveInode (state: FsState, path: string): Inode {
+  const inode = state.get(resolve(state, path))
+  if (inode === undefined) throw new FsError(Errno.ENOENT)
+  return inode
+}
+
+/** The directory that holds (or would hold) the last component of `path`, and that component. */
+export function resolveParent (state: FsState, path: string): ParentAndName {
+  const names = components(path)
+  const name = names.pop()
+  if (name === undefined) throw new FsError(Errno.EBUSY) // the root itself
+  const parent = resolve(state, '/' + names.join('/'))
+  if (!isDirectory(state.get(parent)!)) throw new FsError(Errno.ENOTDIR)
+  return { parent, name }
+}
+
+function components (path: string): string[] {
+  const names = path.split('/').filter((name) => name !== '')
+  for (const name of names) if (Buffer.byteLength(name) > NAME_BYTES_MAX) throw new FsError(Errno.ENAMETOOLONG)
+  return names
+}

@@ -1,0 +1,28 @@
+// What the mount needs from the rest of the peer, as interfaces: the mount holds these, never the
+// implementations (the daemon wires them), so the FUSE layer can be tested and reasoned about alone.
+import type { ApplyResult } from '../metadata/fs/state.js'
+import type { Command } from '../metadata/fs/commands.js'
+import type { FsState } from '../metadata/fs/state.js'
+import type { ChunkRef } from '../metadata/fs/inode.js'
+
+export interface MetadataService {
+  /** The locally applied state: lookups, getattr and readdir are answered from it without a round trip. */
+  readonly state: FsState
+  /** Replicates and applies `command`; resolves once it is durable and applied here. */
+  propose (command: Command): Promise<ApplyResult>
+}
+
+export interface ChunkService {
+  /**
+   * Seals and stores `plaintext` durably (its file synced); resolves with the reference to commit.
+   * The chunk stays pinned (safe from garbage collection) until `unpin`, after its commit or abandonment.
+   */
+  put (plaintext: Buffer): Promise<ChunkRef>
+  unpin (ids: Buffer[]): void
+  /** Verified plaintext bytes [offset, offset + length) of a stored chunk. */
+  read (id: Buffer, offset: number, length: number): Promise<Buffer>
+  /** Makes the directory entries of chunks put so far durable: call before committing metadata. */
+  syncDirectories (): Promise<void>
+  /** Space of the chunk store's disk, in bytes. */
+  capacity (): Promise<{ totalBytes: number, freeBytes: number, availableBytes: number }>
+}

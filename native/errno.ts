@@ -1,0 +1,24 @@
+// errno is the currency of the mount seam: every failure that reaches a FUSE caller is one of these.
+import { constants } from 'node:os'
+
+export const Errno = constants.errno
+
+/** An operating error with a POSIX errno; thrown by the filesystem layers, answered as -errno by FUSE. */
+export class FsError extends Error {
+  readonly errno: number
+  constructor (errno: number, message?: string) {
+    super(message ?? errnoName(errno))
+    this.errno = errno
+  }
+}
+
+const NAMES = new Map(Object.entries(Errno).map(([name, value]) => [value, name]))
+
+export function errnoName (errno: number): string {
+  return NAMES.get(errno) ?? `errno ${errno}`
+}
+
+/** Throws FsError(errno) — shorthand for guard clauses. */
+export function fail (errno: number, message?: string): never {
+  throw new FsError(errno, message)
+}

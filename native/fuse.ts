@@ -1,0 +1,333 @@
+// The only door to fuse-native. It talks to the (patched, source-built) binding directly instead of
+// fuse-native's index.js, so that: every handler answers exactly once with a number (a throw or a
+// rejected promise becomes -EIO, never a hung caller); times carry nanoseconds; utimens gets atime and
+// mtime separately with UTIME_NOW/UTIME_OMIT; create gets its open flags; open may ask for keep_cache;
+// every op knows its caller's uid/gid/pid; and libfuse2 gets big_writes and the cache options we choose.
+import { execFile } from 'node:child_process'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import nodeGypBuild from 'node-gyp-build'
+import { Errno, FsError } from './errno.js'
+
+const require = createRequire(import.meta.url)
+const execFileAsync = promisify(execFile)
+
+type Signal = (...args: unknown[]) => void
+interface Binding {
+  swarmfs_patch: number
+  sizeof_fuse_thread_t: number
+  offsetof_fuse_thread_locals_t_caller_uid: number
+  offsetof_fuse_thread_locals_t_caller_gid: number
+  offsetof_fuse_thread_locals_t_caller_pid: number
+  fuse_native_mount: (mnt: string, options: string, thread: Buffer, context: object, malloc: (size: number) => Buffer, handlers: unknown[], implemented: Uint32Array) => void
+  fuse_native_unmount: (mnt: string, thread: Buffer) => void
+  [key: string]: unknown
+}
+
+function loadBinding (): Binding {
+  const directory = path.dirname(require.resolve('fuse-native/package.json'))
+  const binding = nodeGypBuild(directory) as unknown as Binding
+  if (binding.swarmfs_patch !== 1) {
+    throw new Error('fuse-native was not built with swarmfs\'s patch: run `npm rebuild` or `sh native/build-addon.sh`')
+  }
+  return binding
+}
+
+const UTIME_NOW = (1 << 30) - 1
+const UTIME_OMIT = (1 << 30) - 2
+const OPS_COUNT = 35
+const NANOSECONDS = 1_000_000_000n
+
+export interface Caller { uid: number, gid: number, pid: number }
+
+/** Attributes as FUSE wants them; times are nanoseconds since the epoch. */
+export interface Stat {
+  mode: number
+  uid: number
+  gid: number
+  size: number
+  nlink: number
+  ino: number
+  rdev: number
+  blksize: number
+  blocks: number
+  atimeNs: bigint
+  mtimeNs: bigint
+  ctimeNs: bigint
+}
+
+export interface StatFs {
+  blockBytes: number
+  blocks: number
+  blocksFree: number
+  blocksAvailable: number
+  files: number
+  filesFree: number
+  nameBytesMax: number
+}
+
+/** A time argument of utimens: a value in nanoseconds, the current time, or "leave unchanged". */
+export type TimeChange = { ns: bigint } | 'now' | 'omit'
+
+export interface Opened { fd: number, keepCache?: boolean, directIo?: boolean }
+
+/**
+ * The filesystem's operations. Each returns a promise; throw FsError(errno) for an operating error.
+ * `path` is '' for a file that was unlinked while open (hard_remove): key such calls by fd.
+ */
+export interface FuseOperations {
+  getattr (path: string, caller: Caller): Promise<Stat>
+  fgetattr (path: string, fd: number, caller: Caller): Promise<Stat>
+  access (path: string, mode: number, caller: Caller): Promise<void>
+  statfs (path: string): Promise<StatFs>
+  opendir (path: string, flags: number, caller: Caller): Promise<number>
+  readdir (path: string, caller: Caller): Promise<string[]>
+  releasedir (path: string, fd: number): Promise<void>
+  open (path: string, flags: number, caller: Caller): Promise<Opened>
+  create (path: string, mode: number, flags: number, caller: Caller): Promise<Opened>
+  read (path: string, fd: number, buffer: Buffer, position: number): Promise<number>
+  write (path: string, fd: number, buffer: Buffer, position: number): Promise<number>
+  flush (path: string, fd: number): Promise<void>
+  fsync (path: string, dataOnly: boolean, fd: number): Promise<void>
+  fsyncdir (path: string, dataOnly: boolean, fd: number): Promise<void>
+  release (path: string, fd: number): Promise<void>
+  truncate (path: string, size: number, caller: Caller): Promise<void>
+  ftruncate (path: string, fd: number, size: number, caller: Caller): Promise<void>
+  utimens (path: string, atime: TimeChange, mtime: TimeChange, caller: Caller): Promise<void>
+  readlink (path: string): Promise<string>
+  chown (path: string, uid: number, gid: number, caller: Caller): Promise<void>
+  chmod (path: string, mode: number, caller: Caller): Promise<void>
+  mknod (path: string, mode: number, device: number, caller: Caller): Promise<void>
+  setxattr (path: string, name: string, value: Buffer, flags: number, caller: Caller): Promise<void>
+  getxattr (path: string, name: string): Promise<Buffer>
+  listxattr (path: string): Promise<string[]>
+  removexattr (path: string, name: string, caller: Caller): Promise<void>
+  unlink (path: string, caller: Caller): Promise<void>
+  rmdir (path: string, caller: Caller): Promise<void>
+  rename (source: string, target: string, caller: Caller): Promise<void>
+  link (source: string, target: string, caller: Caller): Promise<void>
+  symlink (target: string, linkPath: string, caller: Caller): Promise<void>
+  mkdir (path: string, mode: number, caller: Caller): Promise<void>
+}
+
+export interface MountOptions {
+  /** libfuse2 options beyond the defaults below (e.g. 'allow_other'). */
+  extraOptions?: string[]
+  /** Called for an unexpected exception inside a handler (answered as EIO). */
+  onError?: (operation: string, error: unknown) => void
+}
+
+// big_writes: 128 KiB write callbacks instead of 4 KiB (11x sequential write, STACK.md §1).
+// use_ino: st_ino is our file_id, so tar/rsync/cp -a recognise hard links.
+// hard_remove + nullpath_ok (patched in): an unlinked-but-open file is not renamed to .fuse_hidden*.
+// attr_timeout=0: libfuse2 gives each name of a hard link its own kernel inode, so a cached attribute of
+// the other name would go stale after chmod/link (STACK.md §1); entries may be cached for a second.
+const DEFAULT_OPTIONS = ['big_writes', 'max_write=131072', 'max_read=131072', 'use_ino', 'hard_remove',
+  'default_permissions', 'fsname=swarmfs', 'subtype=swarmfs', 'attr_timeout=0', 'entry_timeout=1',
+  'negative_timeout=0']
+
+/** A mounted filesystem. */
+export class FuseMount {
+  readonly mountpoint: string
+  private readonly binding: Binding
+  private readonly thread: Buffer
+  private readonly threads = new Set<Buffer>()
+  private mounted = false
+
+  private constructor (mountpoint: string, binding: Binding) {
+    this.mountpoint = mountpoint
+    this.binding = binding
+    this.thread = Buffer.alloc(binding.sizeof_fuse_thread_t)
+  }
+
+  /** Mounts `operations` at `mountpoint`; resolves once the kernel has initialised the connection. */
+  static async mount (mountpoint: string, operations: FuseOperations, options: MountOptions = {}): Promise<FuseMount> {
+    const binding = loadBinding()
+    const fuse = new FuseMount(path.resolve(mountpoint), binding)
+    const flags = [...DEFAULT_OPTIONS, ...(options.extraOptions ?? [])].join(',')
+    if (flags.length > 1000) throw new Error('FUSE option string too long')
+    await new Promise<void>((resolve, reject) => {
+      const handlers = makeHandlers(binding, operations, options.onError ?? defaultOnError, resolve)
+      const implemented = new Uint32Array(OPS_COUNT)
+      handlers.forEach((handler, op) => { if (handler !== undefined) implemented[op] = 1 })
+      try {
+        binding.fuse_native_mount(fuse.mountpoint, '-o' + flags, fuse.thread, fuse, (size) => fuse.allocate(size), handlers, implemented)
+      } catch (error) {
+        reject(new Error(`mounting ${fuse.mountpoint} failed: ${(error as Error).message}`))
+      }
+    })
+    fuse.mounted = true
+    return fuse
+  }
+
+  /** Unmounts; a busy mount is detached lazily so the daemon can still exit cleanly. */
+  async unmount (): Promise<void> {
+    if (!this.mounted) return
+    this.mounted = false
+    await unmountPath(this.mountpoint)
+    this.binding.fuse_native_unmount(this.mountpoint, this.thread)
+  }
+
+  private allocate (size: number): Buffer {
+    const buffer = Buffer.alloc(size)
+    this.threads.add(buffer) // per-FUSE-thread state; must stay alive as long as the mount
+    return buffer
+  }
+}
+
+/** Unmounts any FUSE mount at `mountpoint` (also one left behind by a killed daemon). */
+export async function unmountPath (mountpoint: string): Promise<void> {
+  try {
+    await execFileAsync('fusermount', ['-u', mountpoint])
+  } catch {
+    await execFileAsync('fusermount', ['-uz', mountpoint])
+  }
+}
+
+function defaultOnError (operation: string, error: unknown): void {
+  console.error(`swarmfs: unexpected error in ${operation}:`, error)
+}
+
+function errnoOf (error: unknown, operation: string, onError: (operation: string, error: unknown) => void): number {
+  if (error instanceof FsError) return -error.errno
+  onError(operation, error)
+  return -Errno.EIO
+}
+
+function readCaller (binding: Binding, locals: Buffer): Caller {
+  return {
+    uid: locals.readUInt32LE(binding.offsetof_fuse_thread_locals_t_caller_uid),
+    gid: locals.readUInt32LE(binding.offsetof_fuse_thread_locals_t_caller_gid),
+    pid: locals.readUInt32LE(binding.offsetof_fuse_thread_locals_t_caller_pid)
+  }
+}
+
+function uint64 (low: number, high: number): number {
+  return low + high * 0x100000000
+}
+
+function timeChange (secondsLow: number, secondsHigh: number, nanoseconds: number): TimeChange {
+  if (nanoseconds === UTIME_NOW) return 'now'
+  if (nanoseconds === UTIME_OMIT) return 'omit'
+  return { ns: BigInt(uint64(secondsLow, secondsHigh)) * NANOSECONDS + BigInt(nanoseconds) }
+}
+
+export function statArray (stat: Stat): Uint32Array {
+  const ints = new Uint32Array(21)
+  ints[0] = stat.mode
+  ints[1] = stat.uid
+  ints[2] = stat.gid
+  setUint64(ints, 3, stat.size)
+  ints[6] = stat.nlink
+  ints[7] = stat.ino
+  ints[8] = stat.rdev
+  ints[9] = stat.blksize
+  setUint64(ints, 10, stat.blocks)
+  setTime(ints, 12, stat.atimeNs)
+  setTime(ints, 15, stat.mtimeNs)
+  setTime(ints, 18, stat.ctimeNs)
+  return ints
+}
+
+function setUint64 (ints: Uint32Array, index: number, value: number): void {
+  ints[index] = value % 0x100000000
+  ints[index + 1] = Math.floor(value / 0x100000000)
+}
+
+function setTime (ints: Uint32Array, index: number, ns: bigint): void {
+  const clamped = ns < 0n ? 0n : ns // the binding carries unsigned seconds
+  setUint64(ints, index, Number(clamped / NANOSECONDS))
+  ints[index + 2] = Number(clamped % NANOSECONDS)
+}
+
+function statfsArray (info: StatFs): Uint32Array {
+  const clamp = (value: number): number => Math.min(Math.max(0, Math.floor(value)), 0xffffffff)
+  return Uint32Array.from([info.blockBytes, info.blockBytes, clamp(info.blocks), clamp(info.blocksFree),
+    clamp(info.blocksAvailable), clamp(info.files), clamp(info.filesFree), clamp(info.filesFree), 0, 0, info.nameBytesMax])
+}
+
+type Handler = (locals: Buffer, op: number, ...args: any[]) => void
+
+/**
+ * Builds the handler table the binding calls, one per op code. Each handler runs the async operation
+ * and answers through the op's signal exactly once, on the next tick as fuse-native itself does.
+ */
+function makeHandlers (binding: Binding, ops: FuseOperations, onError: (operation: string, error: unknown) => void, onInit: () => void): Array<Handler | undefined> {
+  const handlers: Array<Handler | undefined> = new Array(OPS_COUNT)
+  const opCode = (name: string): number => binding[`op_${name}`] as number
+  const signalOf = (name: string): Signal => binding[`fuse_native_signal_${name}`] as Signal
+
+  // Registers `name`: `run` produces the arguments after the result code; `fallback` answers errors.
+  function define (name: string, run: (locals: Buffer, ...args: any[]) => Promise<unknown[]>, fallback: (...args: any[]) => unknown[] = () => []): void {
+    const signal = signalOf(name)
+    handlers[opCode(name)] = (locals, _op, ...args) => {
+      let promise: Promise<unknown[]>
+      try {
+        promise = run(locals, ...args)
+      } catch (error) {
+        promise = Promise.reject(error)
+      }
+      promise.then(
+        (answer) => { process.nextTick(signal, locals, ...answer) },
+        (error: unknown) => { process.nextTick(signal, locals, errnoOf(error, name, onError), ...fallback(...args)) })
+    }
+  }
+  const caller = (locals: Buffer): Caller => readCaller(binding, locals)
+  const ok = async (work: Promise<void>): Promise<unknown[]> => { await work; return [0] }
+  const emptyStat = (): unknown[] => [new Uint32Array(21)]
+
+  handlers[opCode('init')] = (locals) => { process.nextTick(signalOf('init'), locals, 0); onInit() }
+  define('getattr', async (l, p: string) => [0, statArray(await ops.getattr(p, caller(l)))], emptyStat)
+  define('fgetattr', async (l, p: string, fd: number) => [0, statArray(await ops.fgetattr(p, fd, caller(l)))], emptyStat)
+  define('access', (l, p: string, mode: number) => ok(ops.access(p, mode, caller(l))))
+  define('statfs', async (_l, p: string) => [0, statfsArray(await ops.statfs(p))], () => [new Uint32Array(11)])
+  define('opendir', async (l, p: string, _fd: number, flags: number) => [0, await ops.opendir(p, flags, caller(l))], () => [0])
+  define('readdir', async (l, p: string) => [0, await ops.readdir(p, caller(l)), []], () => [[], []])
+  define('releasedir', (_l, p: string, fd: number) => ok(ops.releasedir(p, fd)))
+  const openAnswer = (opened: Opened): unknown[] => [0, opened.fd, (opened.keepCache === true ? 1 : 0) | (opened.directIo === true ? 2 : 0)]
+  define('open', async (l, p: string, flags: number) => openAnswer(await ops.open(p, flags, caller(l))), () => [0, 0])
+  define('create', async (l, p: string, mode: number, flags: number) => openAnswer(await ops.create(p, mode, flags, caller(l))), () => [0, 0])
+  define('read', async (_l, p: string, fd: number, buffer: Buffer, length: number, low: number, high: number) =>
+    [await ops.read(p, fd, buffer.subarray(0, length), uint64(low, high)), 0, buffer.buffer], (_p, _fd, buffer: Buffer) => [0, buffer.buffer])
+  define('write', async (_l, p: string, fd: number, buffer: Buffer, length: number, low: number, high: number) =>
+    [await ops.write(p, fd, buffer.subarray(0, length), uint64(low, high)), 0, buffer.buffer], (_p, _fd, buffer: Buffer) => [0, buffer.buffer])
+  define('flush', (_l, p: string, fd: number) => ok(ops.flush(p, fd)))
+  define('fsync', (_l, p: string, dataOnly: number, fd: number) => ok(ops.fsync(p, dataOnly !== 0, fd)))
+  define('fsyncdir', (_l, p: string, dataOnly: number, fd: number) => ok(ops.fsyncdir(p, dataOnly !== 0, fd)))
+  define('release', (_l, p: string, fd: number) => ok(ops.release(p, fd)))
+  define('truncate', (l, p: string, low: number, high: number) => ok(ops.truncate(p, uint64(low, high), caller(l))))
+  define('ftruncate', (l, p: string, fd: number, low: number, high: number) => ok(ops.ftruncate(p, fd, uint64(low, high), caller(l))))
+  define('utimens', (l, p: string, aLow: number, aHigh: number, aNs: number, mLow: number, mHigh: number, mNs: number) =>
+    ok(ops.utimens(p, timeChange(aLow, aHigh, aNs), timeChange(mLow, mHigh, mNs), caller(l))))
+  define('readlink', async (_l, p: string) => [0, await ops.readlink(p)], () => [''])
+  define('chown', (l, p: string, uid: number, gid: number) => ok(ops.chown(p, uid, gid, caller(l))))
+  define('chmod', (l, p: string, mode: number) => ok(ops.chmod(p, mode, caller(l))))
+  define('mknod', (l, p: string, mode: number, device: number) => ok(ops.mknod(p, mode, device, caller(l))))
+  define('setxattr', async (l, p: string, name: string, value: Buffer, _position: number, flags: number) => {
+    await ops.setxattr(p, name, Buffer.from(value), flags, caller(l))
+    return [0, value.buffer]
+  }, (_p, _name, value: Buffer) => [value.buffer])
+  define('getxattr', async (_l, p: string, name: string, target: Buffer) => {
+    const value = await ops.getxattr(p, name)
+    if (target.length === 0) return [value.length, target.buffer] // a size probe
+    if (value.length > target.length) throw new FsError(Errno.ERANGE)
+    value.copy(target)
+    return [value.length, target.buffer]
+  }, (_p, _name, target: Buffer) => [target.buffer])
+  define('listxattr', async (_l, p: string, target: Buffer) => {
+    const list = Buffer.concat((await ops.listxattr(p)).map((name) => Buffer.from(name + '\0')))
+    if (target.length === 0) return [list.length, target.buffer]
+    if (list.length > target.length) throw new FsError(Errno.ERANGE)
+    list.copy(target)
+    return [list.length, target.buffer]
+  }, (_p, target: Buffer) => [target.buffer])
+  define('removexattr', (l, p: string, name: string) => ok(ops.removexattr(p, name, caller(l))))
+  define('unlink', (l, p: string) => ok(ops.unlink(p, caller(l))))
+  define('rmdir', (l, p: string) => ok(ops.rmdir(p, caller(l))))
+  define('rename', (l, source: string, target: string) => ok(ops.rename(source, target, caller(l))))
+  define('link', (l, source: string, target: string) => ok(ops.link(source, target, caller(l))))
+  define('symlink', (l, target: string, linkPath: string) => ok(ops.symlink(target, linkPath, caller(l))))
+  define('mkdir', (l, p: string, mode: number) => ok(ops.mkdir(p, mode, caller(l))))
+  return handlers
+}

@@ -1,0 +1,104 @@
+// The chunk service of a single peer: sealed chunks in the local store, verified plaintext blocks in
+// the LRU cache, and garbage collection of chunks no file references — except chunks that an open
+// file has stored but not yet committed (pinned), which must survive until their commit.
+import { statfs } from 'node:fs/promises'
+import type { ChunkRef } from '../metadata/fs/inode.js'
+import type { FsState } from '../metadata/fs/state.js'
+import type { ChunkService } from '../mount/services.js'
+import { CachedChunkReader } from './chunks/cached-chunk-reader.js'
+import { ChunkCache } from './chunks/chunk-cache.js'
+import { chunkIdFromHex, chunkIdToHex } from './chunks/chunk-id.js'
+import { ChunkStore } from './chunks/chunk-store.js'
+
+export interface LocalChunksOptions {
+  directory: string
+  encryptionKey: Buffer
+  idKey: Buffer
+  cacheBytesMax: number
+}
+
+export class LocalChunks implements ChunkService {
+  readonly store: ChunkStore
+  readonly cache: ChunkCache
+  private readonly reader: CachedChunkReader
+  private readonly directory: string
+  private readonly pins = new Map<string, number>()
+  private readonly state: () => FsState
+  private deletions = 0
+
+  private constructor (store: ChunkStore, cache: ChunkCache, directory: string, state: () => FsState) {
+    this.store = store
+    this.cache = cache
+    this.reader = new CachedChunkReader(store, cache)
+    this.directory = directory
+    this.state = state
+  }
+
+  static async open (options: LocalChunksOptions, state: () => FsState): Promise<LocalChunks> {
+    const store = await ChunkStore.open(options.directory, { encryptionKey: options.encryptionKey, idKey: options.idKey })
+    const cache = new ChunkCache({ bytesMax: options.cacheBytesMax })
+    return new LocalChunks(store, cache, options.directory, state)
+  }
+
+  async put (plaintext: Buffer): Promise<ChunkRef> {
+    const id = await this.store.put(plaintext)
+    const key = chunkIdToHex(id)
+    this.pins.set(key, (this.pins.get(key) ?? 0) + 1)
+    return { id, length: plaintext.length }
+  }
+
+  unpin (ids: Buffer[]): void {
+    for (const id of ids) {
+      const key = chunkIdToHex(id)
+      const count = (this.pins.get(key) ?? 1) - 1
+      if (count > 0) this.pins.set(key, count)
+      else {
+        this.pins.delete(key)
+        this.collect([key])
+      }
+    }
+  }
+
+  async read (id: Buffer, offset: number, length: number): Promise<Buffer> {
+    return await this.reader.read(id, offset, length)
+  }
+
+  async syncDirectories (): Promise<void> {
+    await this.store.syncDirectories()
+  }
+
+  async capacity (): Promise<{ totalBytes: number, freeBytes: number, availableBytes: number }> {
+    const info = await statfs(this.directory)
+    return { totalBytes: info.blocks * info.bsize, freeBytes: info.bfree * info.bsize, availableBytes: info.bavail * info.bsize }
+  }
+
+  /** Deletes the given chunks if no file references them and no open file has them pinned. */
+  collect (keys: string[]): void {
+    for (const key of keys) {
+      if (this.pins.has(key) || this.state().chunkReferences.has(key)) continue
+      const id = chunkIdFromHex(key)
+      this.cache.delete(id)
+      this.deletions++
+      this.store.delete(id).catch((error: unknown) => { console.error(`swarmfs: deleting chunk ${key} failed:`, error) })
+    }
+  }
+
+  /** At start nothing is pinned: every stored chunk no file references is garbage (e.g. from a crash). */
+  async collectUnreferenced (): Promise<number> {
+    const garbage: string[] = []
+    for await (const id of this.store.list()) {
+      const key = chunkIdToHex(id)
+      if (!this.state().chunkReferences.has(key)) garbage.push(key)
+    }
+    this.collect(garbage)
+    return garbage.length
+  }
+
+  stats (): { deletions: number, pinned: number, cache: ReturnType<ChunkCache['stats']> } {
+    return { deletions: this.deletions, pinned: this.pins.size, cache: this.cache.stats() }
+  }
+
+  async close (): Promise<void> {
+    await this.store.close()
+  }
+}
