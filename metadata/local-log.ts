@@ -32,6 +32,10 @@ export class LocalLog {
   private appliedIndex: number
   private snapshotIndex: number
   private snapshotting: Promise<void> | null = null
+  /** The newest append: it resolves when everything applied so far is on disk. */
+  private durable: Promise<void> = Promise.resolve()
+  /** Set when a log write failed: the applied state is ahead of the disk, so nothing more is accepted. */
+  private failure: Error | null = null
   /** Called with each applied command and the chunk ids it freed (for garbage collection). */
   onApplied: (command: Command, result: ApplyResult, freedChunks: string[]) => void = () => {}
 
@@ -52,12 +56,13 @@ export class LocalLog {
     const state = snapshot === null ? new FsState(rootTimeNs) : decodeSnapshot(snapshot.data)
     const snapshotIndex = snapshot?.meta.index ?? 0
     const wal = await Wal.open(path.join(directory, 'wal'))
-    if (wal.lastIndex() < snapshotIndex) await wal.compact(snapshotIndex) // the log ends inside the snapshot
+    if (wal.lastIndex() < snapshotIndex) await wal.compact(snapshotIndex) // unsynced log tail lost, snapshot newer
     if (wal.firstIndex() > snapshotIndex + 1) {
       throw new Error(`metadata log starts at ${wal.firstIndex()} but the snapshot ends at ${snapshotIndex}: entries are missing; refusing to start`)
     }
     const log = new LocalLog(wal, snapshotDirectory, state, snapshotIndex)
     for (const record of wal.entries(snapshotIndex + 1, wal.lastIndex() + 1)) {
+      // Entries are applied from the snapshot on; older ones are kept only as a fallback.
       log.state.apply(decodeCommand(record.data))
       log.state.takeFreedChunks()
       log.appliedIndex = log.lastIndex = record.index
@@ -65,17 +70,28 @@ export class LocalLog {
     return log
   }
 
+  /**
+   * Appends `command` and applies it at once, in log order; the append becomes durable in the
+   * background (group commit) and `sync()` waits for it. This is the early ("unsafe") reply of CephFS's
+   * MDS and the journal of ext4: metadata is durable at fsync, not at every create. A crash loses at most
+   * a suffix of the log, so the state after restart is always one the filesystem really passed through.
+   */
   async propose (command: Command): Promise<ApplyResult> {
+    if (this.failure !== null) throw this.failure
     const index = ++this.lastIndex
-    const data = encodeCommand(command)
-    await this.wal.append([{ index, term: TERM, data }])
-    // The WAL settles appends in call order, so entries are applied in index order.
-    if (index !== this.appliedIndex + 1) throw new Error(`metadata log applied out of order: ${index} after ${this.appliedIndex}`)
+    this.durable = this.wal.append([{ index, term: TERM, data: encodeCommand(command) }])
+    this.durable.catch((error: unknown) => { this.failure ??= new Error(`metadata log failed, no further changes accepted: ${(error as Error).message}`) })
     const result = this.state.apply(command)
     this.appliedIndex = index
     this.onApplied(command, result, this.state.takeFreedChunks())
     if (this.appliedIndex - this.snapshotIndex >= SNAPSHOT_INTERVAL_ENTRIES) this.snapshotSoon()
     return result
+  }
+
+  /** Resolves once every change applied so far is durable; rejects if the log failed. */
+  async sync (): Promise<void> {
+    await this.durable
+    if (this.failure !== null) throw this.failure
   }
 
   /** Writes a snapshot of the applied state and compacts the log behind it. */
@@ -84,10 +100,14 @@ export class LocalLog {
     const index = this.appliedIndex
     if (index === this.snapshotIndex) return
     const data = encodeSnapshot(this.state)
+    const previousIndex = this.snapshotIndex
     this.snapshotting = (async () => {
+      await this.sync() // the snapshot must never be ahead of the log it replaces
       await writeSnapshot(this.snapshotDirectory, { index, term: TERM }, data)
       this.snapshotIndex = index
-      await this.wal.compact(index)
+      // Keep the log back to the previous snapshot: if the newest one is ever found damaged, the
+      // loader falls back to the previous one and replays from there.
+      await this.wal.compact(previousIndex)
     })()
     try {
       await this.snapshotting
@@ -108,6 +128,7 @@ export class LocalLog {
 
   async close (): Promise<void> {
     while (this.snapshotting !== null) await this.snapshotting
+    await this.sync().catch(() => {})
     await this.wal.close()
   }
 

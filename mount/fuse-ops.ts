@@ -12,9 +12,12 @@ import type { ChunkService, MetadataService } from './services.js'
 import { statOf } from './stat.js'
 import { nowNs } from './time.js'
 import { WriteBudget } from './write-budget.js'
+import { Writeback } from './writeback.js'
 
 /** Daemon-wide bound on buffered, not yet sealed file bytes (backpressure beyond it). */
 export const WRITE_BUFFER_BYTES_MAX = 96 * 1024 * 1024
+/** Closed files whose commit may run in the background at once; more closes wait (backpressure). */
+const WRITEBACK_FILES_MAX = 64
 /** Versions of files whose pages this mount's page cache may hold, for keep_cache on the next open. */
 const CACHED_VERSIONS_MAX = 100_000
 const UNCHANGED_ID = 0xffffffff // chown's "leave as is"
@@ -26,8 +29,9 @@ export interface Mount {
   commitAll (): Promise<void>
 }
 
-export function createOperations (metadata: MetadataService, chunks: ChunkService, budget = new WriteBudget(WRITE_BUFFER_BYTES_MAX)): Mount {
+export function createOperations (metadata: MetadataService, chunks: ChunkService, log: (line: string) => void, budget = new WriteBudget(WRITE_BUFFER_BYTES_MAX)): Mount {
   const handles = new Handles(metadata, chunks, budget)
+  const writeback = new Writeback(WRITEBACK_FILES_MAX, (error) => { log(`writeback of a closed file failed: ${String(error)}`) })
   const cachedVersions = new Map<string, number>()
   const state = (): typeof metadata.state => metadata.state
 
@@ -93,20 +97,27 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     }
   }
 
+  // The last close of a file commits it in the background; until then the open file stays registered,
+  // so a new open on this mount sees its data, and fsync or unmount wait for it.
   async function releaseHandle (fd: number): Promise<void> {
     const { path } = handles.get(fd)
     const file = handles.close(fd)
     if (file === undefined) return
-    try {
-      await commitFile(file)
-      rememberVersion(file.fileId, path)
-    } finally {
-      if (handles.forget(file)) {
-        const inode = state().get(file.fileId)
-        if (inode !== undefined && inode.nlink === 0) await propose({ type: 'release', fileId: file.fileId })
-        if (inode === undefined || inode.nlink === 0) file.discard()
+    await writeback.schedule(async () => {
+      try {
+        await commitFile(file)
+        rememberVersion(file.fileId, path)
+      } finally {
+        if (handles.forget(file)) await releaseUnlinked(file)
       }
-    }
+    })
+  }
+
+  /** A file unlinked while open is freed when its last handle goes. */
+  async function releaseUnlinked (file: OpenFile): Promise<void> {
+    const inode = state().get(file.fileId)
+    if (inode !== undefined && inode.nlink === 0) await propose({ type: 'release', fileId: file.fileId })
+    if (inode === undefined || inode.nlink === 0) file.discard()
   }
 
   function timeOf (change: TimeChange, now: bigint): bigint | undefined {
@@ -161,12 +172,15 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       return await handles.get(fd).file.write(buffer, position)
     },
     async flush (_path, fd) {
-      await commitFile(handles.get(fd).file)
+      handles.get(fd) // close commits in the background (release); errors surface at fsync, as in Linux
     },
     async fsync (_path, _dataOnly, fd) {
       await commitFile(handles.get(fd).file)
+      await metadata.sync()
     },
-    async fsyncdir () {}, // every metadata change is durable when it is acknowledged
+    async fsyncdir () {
+      await metadata.sync()
+    },
     async release (_path, fd) {
       await releaseHandle(fd)
     },
@@ -264,7 +278,9 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
   return {
     operations,
     async commitAll () {
+      await writeback.drain()
       for (const file of handles.openFiles()) await commitFile(file)
+      await metadata.sync()
     }
   }
 }

@@ -8,8 +8,10 @@ import type { ChunkRef } from '../metadata/fs/inode.js'
 export interface MetadataService {
   /** The locally applied state: lookups, getattr and readdir are answered from it without a round trip. */
   readonly state: FsState
-  /** Replicates and applies `command`; resolves once it is durable and applied here. */
+  /** Replicates and applies `command`; resolves with its result once it is applied here. */
   propose (command: Command): Promise<ApplyResult>
+  /** Resolves once every change applied here so far is durable (fsync, fsyncdir). */
+  sync (): Promise<void>
 }
 
 export interface ChunkService {

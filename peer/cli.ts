@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The swarmfs command line: `init` makes a data directory, `up` runs the peer daemon in the foreground
 // with its mount, `status` asks a running daemon, `unmount` detaches a mount (also a dead one).
+import './threadpool.js'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { randomBytes } from '../native/crypto.js'
@@ -9,6 +10,7 @@ import { createSecret } from './cluster-keys.js'
 import { requestControl } from './control.js'
 import { Daemon } from './daemon.js'
 import { dataDir } from './data-dir.js'
+import { demo } from './demo.js'
 
 const CACHE_MB_DEFAULT = 64
 
@@ -22,6 +24,7 @@ Commands:
   up       --data DIR --mount MNT         run the peer daemon and mount the filesystem (foreground)
   status   --data DIR [--json]            show what a running peer is doing
   unmount  MNT                            unmount a swarmfs mount (also one left by a killed daemon)
+  demo     [--dir DIR]                    run a throwaway peer with a mount under DIR until Ctrl-C
 
 Run 'swarmfs <command> --help' for a command's options.`,
   init: `Usage: swarmfs init --data DIR
@@ -36,6 +39,10 @@ SIGINT or SIGTERM commits open files, unmounts and exits 0.`,
   status: `Usage: swarmfs status --data DIR [--json]
 
 Prints the state of the peer running on DIR; --json prints one JSON object.`,
+  demo: `Usage: swarmfs demo [--dir DIR]
+
+Creates a throwaway peer (data and mount under DIR, default /tmp/swarmfs-demo), mounts it, prints what to
+try, and on Ctrl-C unmounts, stops and removes DIR.`,
   unmount: `Usage: swarmfs unmount MNT
 
 Unmounts MNT (lazily if it is busy).`
@@ -60,6 +67,7 @@ async function main (argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       'allow-other': { type: 'boolean', default: false },
       'cache-mb': { type: 'string' },
+      dir: { type: 'string', default: '/tmp/swarmfs-demo' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -73,6 +81,7 @@ async function main (argv: string[]): Promise<number> {
     case 'init': return await init(required('data'))
     case 'up': return await up(required('data'), required('mount'), values['allow-other'], cacheBytes(values['cache-mb']))
     case 'status': return await status(required('data'), values.json)
+    case 'demo': return await demo(values.dir)
     case 'unmount': {
       const mountpoint = positionals[0] ?? values.mount
       if (mountpoint === undefined) throw new UsageError('unmount needs a mountpoint')

@@ -54,7 +54,7 @@ export class Daemon {
     this.metadata.onApplied = (_command, _result, freed) => { if (freed.length > 0) this.chunks.collect(freed) }
     const garbage = await this.chunks.collectUnreferenced()
     if (garbage > 0) this.options.log(`removed ${garbage} unreferenced chunks`)
-    this.mount = createOperations(this.metadata, this.chunks)
+    this.mount = createOperations(this.metadata, this.chunks, this.options.log)
     await clearStaleMount(this.options.mount)
     this.fuse = await FuseMount.mount(this.options.mount, this.mount.operations, {
       extraOptions: this.options.allowOther ? ['allow_other'] : [],

@@ -9,6 +9,7 @@ import { CachedChunkReader } from './chunks/cached-chunk-reader.js'
 import { ChunkCache } from './chunks/chunk-cache.js'
 import { chunkIdFromHex, chunkIdToHex } from './chunks/chunk-id.js'
 import { ChunkStore } from './chunks/chunk-store.js'
+import { SealPool } from './chunks/seal-pool.js'
 
 export interface LocalChunksOptions {
   directory: string
@@ -26,8 +27,11 @@ export class LocalChunks implements ChunkService {
   private readonly state: () => FsState
   private deletions = 0
 
-  private constructor (store: ChunkStore, cache: ChunkCache, directory: string, state: () => FsState) {
+  private readonly sealPool: SealPool
+
+  private constructor (store: ChunkStore, sealPool: SealPool, cache: ChunkCache, directory: string, state: () => FsState) {
     this.store = store
+    this.sealPool = sealPool
     this.cache = cache
     this.reader = new CachedChunkReader(store, cache)
     this.directory = directory
@@ -35,9 +39,13 @@ export class LocalChunks implements ChunkService {
   }
 
   static async open (options: LocalChunksOptions, state: () => FsState): Promise<LocalChunks> {
-    const store = await ChunkStore.open(options.directory, { encryptionKey: options.encryptionKey, idKey: options.idKey })
+    const keys = { encryptionKey: options.encryptionKey, idKey: options.idKey }
+    // Hashing and sealing run on a worker thread: measured, it cuts the FUSE thread's stalls during
+    // writes from ~9 ms to ~3 ms (p99) at the same throughput (test/peer/chunks/seal-pool-bench.ts).
+    const sealPool = new SealPool(keys)
+    const store = await ChunkStore.open(options.directory, { ...keys, sealPool })
     const cache = new ChunkCache({ bytesMax: options.cacheBytesMax })
-    return new LocalChunks(store, cache, options.directory, state)
+    return new LocalChunks(store, sealPool, cache, options.directory, state)
   }
 
   async put (plaintext: Buffer): Promise<ChunkRef> {
@@ -100,5 +108,6 @@ export class LocalChunks implements ChunkService {
 
   async close (): Promise<void> {
     await this.store.close()
+    await this.sealPool.close()
   }
 }

@@ -1,0 +1,328 @@
+// Sealed chunks on the local disk, one file per chunk: <dir>/ab/abcdef… (256 fan-out directories keep
+// each directory small). Writes go to <dir>/tmp/ and are renamed into place after fdatasync, so a reader
+// never sees a half-written file under a chunk's name; a file torn anyway (crash, disk fault) fails its
+// size or authentication checks and is reported as ChunkCorruptError, never returned as data.
+// Only node:fs/promises: this runs in the process that answers FUSE, where a synchronous call stalls
+// every operation (STACK.md §7).
+import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { KEY_BYTES, randomBytes } from '../../native/crypto.js'
+import { type ChunkId, assertChunkId, chunkIdFromHex, chunkIdOf, chunkIdToHex, isChunkIdHex } from './chunk-id.js'
+import type { SealPool } from './seal-pool.js'
+import { type OpenFile, READ_HANDLES_MAX_DEFAULT, ReadHandleCache } from './read-handle-cache.js'
+import {
+  type BlockRange, type ChunkKeys, type ChunkLayout, ChunkCorruptError, HEADER_BYTES, blockRange, blockSpan,
+  copyPlaintextRange, layoutFor, openBlocks, openChunk, parseHeader, sealChunk
+} from './sealed-chunk.js'
+
+export const FANOUT_DIRS = 256 // named 00..ff after the id's first byte
+export const SEAL_POOL_BYTES_MIN = 256 * 1024 // below this, sealing on the calling thread beats a worker round trip
+export const DIRECTORY_SYNCS_PARALLEL_MAX = 16 // fsyncs of fan-out dirs in flight at once
+const TEMP_DIR = 'tmp'
+const CHUNK_FILE_MODE = 0o600
+
+/** The chunk is not stored here (never was, deleted, or its name was lost in a crash). */
+export class ChunkMissingError extends Error {
+  readonly code = 'ENOCHUNK'
+  constructor (message: string, options?: { cause: unknown }) {
+    super(message, options)
+    this.name = 'ChunkMissingError'
+  }
+}
+
+export interface ChunkStoreOptions extends ChunkKeys {
+  /** Open read handles kept (LRU); 0 disables the cache. */
+  readonly readHandlesMax?: number
+  /** Hash and seal puts on worker threads (owned by the caller, same keys); without it, on this thread. */
+  readonly sealPool?: SealPool
+}
+
+export interface ChunkStoreStats {
+  readonly chunks: number
+  readonly bytes: number // sealed bytes on disk, headers and tags included
+}
+
+export class ChunkStore {
+  private readonly touchedDirectories = new Set<string>() // fan-out dirs with renames not yet fsynced
+  private readonly puts = new Map<string, Promise<ChunkId>>() // single-flight puts of the same content
+  private readonly handles: ReadHandleCache<ChunkLayout>
+  private directorySync: Promise<void> = Promise.resolve()
+  private queuedSync: Promise<void> | null = null // the sync that will start after the running one
+
+  private constructor (readonly dir: string, private readonly keys: ChunkKeys, readHandlesMax: number, private readonly sealPool: SealPool | null) {
+    this.handles = new ReadHandleCache<ChunkLayout>(readHandlesMax)
+  }
+
+  /** Creates the layout if needed and removes temp files a crash left behind. */
+  static async open (dir: string, options: ChunkStoreOptions): Promise<ChunkStore> {
+    if (options.encryptionKey.length !== KEY_BYTES || options.idKey.length !== KEY_BYTES) throw new RangeError('chunk keys must be 32 bytes')
+    const keys = { encryptionKey: options.encryptionKey, idKey: options.idKey }
+    const store = new ChunkStore(dir, keys, options.readHandlesMax ?? READ_HANDLES_MAX_DEFAULT, options.sealPool ?? null)
+    await mkdir(dir, { recursive: true })
+    await rm(join(dir, TEMP_DIR), { recursive: true, force: true })
+    await mkdir(join(dir, TEMP_DIR))
+    await Promise.all(fanoutNames().map(async (name) => { await mkdir(join(dir, name), { recursive: true }) }))
+    await fsyncDirectory(dir) // the fan-out dirs themselves must survive a crash before any chunk does
+    return store
+  }
+
+  /**
+   * Stores `plaintext` (1..CHUNK_BYTES) and returns its id. A chunk already stored whole is not
+   * rewritten: content addressing dedupes. Durable once syncDirectories() has resolved. With a seal
+   * pool the id is only known after sealing, so a dedupe hit wastes one seal, on a worker.
+   */
+  async put (plaintext: Uint8Array): Promise<ChunkId> {
+    // Small chunks seal faster here than a round trip to the worker costs.
+    const presealed = this.sealPool === null || plaintext.length < SEAL_POOL_BYTES_MIN ? null : await this.sealPool.seal(plaintext)
+    const id = presealed?.id ?? chunkIdOf(plaintext, this.keys.idKey)
+    const hex = chunkIdToHex(id)
+    const running = this.puts.get(hex)
+    if (running !== undefined) return await running
+    const putting = this.putOnce(plaintext, id, hex, presealed?.sealed ?? null).finally(() => this.puts.delete(hex))
+    this.puts.set(hex, putting)
+    return await putting
+  }
+
+  /**
+   * Stores a sealed chunk received from a peer (replication, repair). It is fully verified first (every
+   * block and the id), so garbage from the wire never lands on disk; it overwrites a local copy, which is
+   * what repair of a corrupt copy needs.
+   */
+  async putSealed (id: ChunkId, sealed: Uint8Array): Promise<void> {
+    assertChunkId(id)
+    openChunk(sealed, id, this.keys)
+    await this.writeAtomically(chunkIdToHex(id), sealed)
+  }
+
+  /**
+   * Plaintext bytes [offset, offset + length) of chunk `id`, clamped to its end like pread. Reads only
+   * the header (once per cached handle) and the blocks covering the range, authenticating each block.
+   */
+  async read (id: ChunkId, offset: number, length: number): Promise<Buffer> {
+    const hex = chunkIdToHex(id)
+    return await this.handles.use(hex, async () => await this.openFile(hex), async (file) => {
+      const range = blockRange(file.header, offset, length)
+      const blocks = await this.readRange(file, range, id)
+      const start = offset - range.plaintextOffset
+      const end = Math.min(offset + length, file.header.plaintextBytes) - range.plaintextOffset
+      return range.blockCount === 0 ? Buffer.alloc(0) : copyPlaintextRange(blocks, start, end)
+    })
+  }
+
+  /** Plaintext of whole blocks [firstBlock, firstBlock + blockCount), each authenticated: the cache's unit. */
+  async readBlocks (id: ChunkId, firstBlock: number, blockCount: number): Promise<Buffer[]> {
+    const hex = chunkIdToHex(id)
+    return await this.handles.use(hex, async () => await this.openFile(hex), async (file) => {
+      return await this.readRange(file, blockSpan(file.header, firstBlock, blockCount), id)
+    })
+  }
+
+  /** The chunk's header (plaintext length, block size, sizes). */
+  async layout (id: ChunkId): Promise<ChunkLayout> {
+    const hex = chunkIdToHex(id)
+    return await this.handles.use(hex, async () => await this.openFile(hex), async (file) => file.header)
+  }
+
+  /** The stored bytes, for sending to a replica; the header and total size are checked, blocks are not. */
+  async readSealed (id: ChunkId): Promise<Buffer> {
+    const hex = chunkIdToHex(id)
+    const sealed = await readFile(this.chunkPath(hex)).catch((error: unknown) => { throw missingOr(error, hex) })
+    const layout = parseHeader(sealed)
+    if (sealed.length !== layout.sealedBytes) throw new ChunkCorruptError(`chunk ${hex} is ${sealed.length} bytes, its header says ${layout.sealedBytes}`)
+    return sealed
+  }
+
+  /** Full verification for the scrubber: every block opens and the plaintext hashes to `id`, or it throws. */
+  async verify (id: ChunkId): Promise<void> {
+    openChunk(await this.readSealed(id), id, this.keys)
+  }
+
+  async has (id: ChunkId): Promise<boolean> {
+    return await stat(this.chunkPath(chunkIdToHex(id))).then(() => true, (error: unknown) => {
+      if (isNotFound(error)) return false
+      throw error
+    })
+  }
+
+  /** Removes the chunk; false if it was not there. Reads already running finish on the open file. */
+  async delete (id: ChunkId): Promise<boolean> {
+    const hex = chunkIdToHex(id)
+    this.handles.evict(hex)
+    return await unlink(this.chunkPath(hex)).then(() => true, (error: unknown) => {
+      if (isNotFound(error)) return false
+      throw error
+    })
+  }
+
+  /** Every stored chunk id, in hex order, one fan-out directory in memory at a time. */
+  async * list (): AsyncGenerator<ChunkId> {
+    for (const name of fanoutNames()) {
+      for (const entry of await this.chunkNames(name)) yield chunkIdFromHex(entry)
+    }
+  }
+
+  /**
+   * Makes the directory entries of chunks written so far durable. rename() makes a chunk visible, but
+   * until its fan-out directory is fsynced a crash can lose the name while keeping nothing else: if
+   * metadata referencing the chunk committed in between, the file would point at a chunk no replica has.
+   * So call this before committing metadata that references new chunks. Each touched directory is fsynced
+   * once per batch (not once per chunk): a 2 GiB file of 512 chunks costs ≤ 256 directory fsyncs, at
+   * commit time, in parallel. Calls queue behind one another, so a caller never returns while a
+   * directory it depends on is still being synced by an earlier call.
+   */
+  async syncDirectories (): Promise<void> {
+    // Group commit: everyone who arrives while a sync runs shares the single next one.
+    if (this.queuedSync === null) {
+      const next = this.directorySync.catch(() => {}).then(async () => {
+        this.queuedSync = null
+        await this.syncTouchedDirectories()
+      })
+      this.queuedSync = next
+      this.directorySync = next
+    }
+    await this.queuedSync
+  }
+
+  /** Counts by listing and stat-ing every chunk file: O(chunks), for status and metrics, not hot paths. */
+  async stats (): Promise<ChunkStoreStats> {
+    let chunks = 0
+    let bytes = 0
+    for (const name of fanoutNames()) {
+      const sizes = await Promise.all((await this.chunkNames(name)).map(async (entry) => {
+        return await stat(join(this.dir, name, entry)).then((info) => info.size, () => -1) // deleted meanwhile
+      }))
+      for (const size of sizes) if (size >= 0) { chunks++; bytes += size }
+    }
+    return { chunks, bytes }
+  }
+
+  /** Closes cached read handles; reads in progress finish first. */
+  async close (): Promise<void> {
+    await this.handles.close()
+  }
+
+  private async putOnce (plaintext: Uint8Array, id: ChunkId, hex: string, presealed: Buffer | null): Promise<ChunkId> {
+    // A file of the right size under this name was renamed into place after fdatasync, so it is whole
+    // unless the disk altered it (the scrubber's job). Its directory may still be unsynced (written by a
+    // previous run that never called syncDirectories), so the dedupe hit still counts as touched.
+    const sealedBytes = layoutFor(plaintext.length).sealedBytes
+    if (await this.hasWhole(hex, sealedBytes)) {
+      this.touchedDirectories.add(fanoutName(hex))
+      return id
+    }
+    const sealed = presealed ?? sealChunk(plaintext, id, this.keys.encryptionKey)
+    if (sealed.length !== sealedBytes) throw new Error(`assertion: sealed ${sealed.length} bytes, expected ${sealedBytes}`)
+    await this.writeAtomically(hex, sealed)
+    return id
+  }
+
+  private async hasWhole (hex: string, sealedBytes: number): Promise<boolean> {
+    return await stat(this.chunkPath(hex)).then((info) => info.size === sealedBytes, (error: unknown) => {
+      if (isNotFound(error)) return false
+      throw error
+    })
+  }
+
+  /** temp file → write → fdatasync → rename; the directory fsync is batched in syncDirectories(). */
+  private async writeAtomically (hex: string, sealed: Uint8Array): Promise<void> {
+    const tempPath = join(this.dir, TEMP_DIR, `${hex}.${randomBytes(8).toString('hex')}`)
+    try {
+      const file = await open(tempPath, 'wx', CHUNK_FILE_MODE)
+      try {
+        await file.writeFile(sealed)
+        await file.datasync()
+      } finally {
+        await file.close()
+      }
+      await rename(tempPath, this.chunkPath(hex))
+    } catch (error) {
+      await unlink(tempPath).catch(() => {})
+      throw error
+    }
+    this.handles.evict(hex) // a cached handle would still read the replaced (maybe corrupt) file
+    this.touchedDirectories.add(fanoutName(hex))
+  }
+
+  /** Opens a chunk file and checks its header against its size, so a torn file fails before any read. */
+  private async openFile (hex: string): Promise<OpenFile<ChunkLayout>> {
+    const handle = await open(this.chunkPath(hex), 'r').catch((error: unknown) => { throw missingOr(error, hex) })
+    try {
+      const header = await preadExactly(handle, 0, HEADER_BYTES, hex)
+      const layout = parseHeader(header)
+      const { size } = await handle.stat()
+      if (size !== layout.sealedBytes) throw new ChunkCorruptError(`chunk ${hex} is ${size} bytes, its header says ${layout.sealedBytes}`)
+      return { handle, header: layout }
+    } catch (error) {
+      await handle.close()
+      throw error
+    }
+  }
+
+  private async readRange (file: OpenFile<ChunkLayout>, range: BlockRange, id: ChunkId): Promise<Buffer[]> {
+    if (range.blockCount === 0) return []
+    const sealed = await preadExactly(file.handle, range.sealedOffset, range.sealedBytes, chunkIdToHex(id))
+    return openBlocks(file.header, range, sealed, id, this.keys.encryptionKey)
+  }
+
+  private async syncTouchedDirectories (): Promise<void> {
+    const names = [...this.touchedDirectories]
+    this.touchedDirectories.clear()
+    try {
+      for (let start = 0; start < names.length; start += DIRECTORY_SYNCS_PARALLEL_MAX) {
+        await Promise.all(names.slice(start, start + DIRECTORY_SYNCS_PARALLEL_MAX).map(async (name) => { await fsyncDirectory(join(this.dir, name)) }))
+      }
+    } catch (error) {
+      for (const name of names) this.touchedDirectories.add(name) // not known durable: the next call retries
+      throw error
+    }
+  }
+
+  private async chunkNames (fanout: string): Promise<string[]> {
+    const names = await readdir(join(this.dir, fanout)).catch((error: unknown) => {
+      if (isNotFound(error)) return []
+      throw error
+    })
+    return names.filter((name) => isChunkIdHex(name) && name.startsWith(fanout)).sort()
+  }
+
+  private chunkPath (hex: string): string {
+    return join(this.dir, fanoutName(hex), hex)
+  }
+}
+
+function fanoutName (hex: string): string {
+  return hex.slice(0, 2)
+}
+
+function fanoutNames (): string[] {
+  return Array.from({ length: FANOUT_DIRS }, (_, index) => index.toString(16).padStart(2, '0'))
+}
+
+async function fsyncDirectory (path: string): Promise<void> {
+  const directory = await open(path, 'r')
+  try {
+    await directory.sync()
+  } finally {
+    await directory.close()
+  }
+}
+
+/** pread that fills `length` bytes or reports the file as torn (EOF before the header said). */
+async function preadExactly (handle: OpenFile<unknown>['handle'], position: number, length: number, hex: string): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length)
+  let filled = 0
+  while (filled < length) {
+    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled)
+    if (bytesRead === 0) throw new ChunkCorruptError(`chunk ${hex} ends at ${position + filled}, expected ${position + length} bytes`)
+    filled += bytesRead
+  }
+  return buffer
+}
+
+function missingOr (error: unknown, hex: string): unknown {
+  return isNotFound(error) ? new ChunkMissingError(`chunk ${hex} is not stored here`, { cause: error }) : error
+}
+
+function isNotFound (error: unknown): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT'
+}

@@ -1,0 +1,68 @@
+// Hashing and sealing a 4 MiB chunk costs ~6.5 ms of CPU (STACK.md §2); on the JS thread that answers
+// FUSE every other operation waits that long. SealPool runs it on worker threads instead.
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+import type { ChunkId } from './chunk-id.js'
+import type { ChunkKeys } from './sealed-chunk.js'
+import type { SealRequest, SealResponse } from './seal-worker.js'
+
+export const SEAL_WORKERS_DEFAULT = Math.max(1, availableParallelism() - 1) // leave a core for the JS thread
+
+export interface SealedChunk { readonly id: ChunkId, readonly sealed: Buffer }
+
+interface Job { resolve: (sealed: SealedChunk) => void, reject: (error: Error) => void }
+
+export class SealPool {
+  private readonly workers: Worker[]
+  private readonly jobs = new Map<number, Job>()
+  private readonly load: number[] // jobs in flight per worker
+  private nextJob = 0
+  private failure: Error | null = null // set when a worker dies or the pool closes: later seals fail fast
+
+  constructor (keys: ChunkKeys, workerCount = SEAL_WORKERS_DEFAULT) {
+    if (!Number.isSafeInteger(workerCount) || workerCount < 1) throw new RangeError(`bad workerCount ${workerCount}`)
+    const workerData = { encryptionKey: keys.encryptionKey, idKey: keys.idKey }
+    this.workers = Array.from({ length: workerCount }, () => new Worker(new URL('./seal-worker.js', import.meta.url), { workerData }))
+    this.load = this.workers.map(() => 0)
+    this.workers.forEach((worker, index) => {
+      worker.on('message', (response: SealResponse) => { this.load[index]!--; this.settle(response) })
+      worker.on('error', (error) => { this.failAll(error) })
+      worker.on('exit', (code) => { this.failAll(new Error(`seal worker exited with code ${code}`)) })
+    })
+  }
+
+  /** The id and sealed bytes of `plaintext` (copied to the worker; the caller keeps its buffer). */
+  async seal (plaintext: Uint8Array): Promise<SealedChunk> {
+    if (this.failure !== null) throw this.failure
+    const job = this.nextJob++
+    const index = this.load.indexOf(Math.min(...this.load)) // least loaded worker
+    this.load[index]!++
+    return await new Promise<SealedChunk>((resolve, reject) => {
+      this.jobs.set(job, { resolve, reject })
+      this.workers[index]!.postMessage({ job, plaintext } satisfies SealRequest)
+    })
+  }
+
+  async close (): Promise<void> {
+    this.failAll(new Error('seal pool closed'))
+    await Promise.all(this.workers.map(async (worker) => await worker.terminate()))
+  }
+
+  private settle (response: SealResponse): void {
+    const job = this.jobs.get(response.job)
+    if (job === undefined) return
+    this.jobs.delete(response.job)
+    if ('error' in response) job.reject(new Error(response.error))
+    else job.resolve({ id: toBuffer(response.id), sealed: toBuffer(response.sealed) })
+  }
+
+  private failAll (error: Error): void {
+    this.failure ??= error
+    for (const job of this.jobs.values()) job.reject(error)
+    this.jobs.clear()
+  }
+}
+
+function toBuffer (bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}

@@ -1,0 +1,28 @@
+// `npm run bench`: every benchmark of swarmfs in one run, each printed against a baseline measured in
+// the same run. Sizes come from the environment so a quick run is possible:
+//   SWARMFS_BENCH_MB (default 1024), SWARMFS_BENCH_FILES (2000), SWARMFS_BENCH_RUNS (3).
+import { benchFilesystem, formatFilesystemTable } from './filesystem-bench.js'
+
+function numberFromEnvironment (name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback)
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`)
+  return value
+}
+
+async function main (): Promise<void> {
+  const options = {
+    fileMb: numberFromEnvironment('SWARMFS_BENCH_MB', 1024),
+    smallFiles: numberFromEnvironment('SWARMFS_BENCH_FILES', 2000),
+    runs: numberFromEnvironment('SWARMFS_BENCH_RUNS', 3),
+    randomReadSeconds: numberFromEnvironment('SWARMFS_BENCH_RANDOM_SECONDS', 5)
+  }
+  console.log(`# filesystem: medians of ${options.runs} runs (raw = the directory itself, bindfs = passthrough FUSE over the same disk)`)
+  const { rows, peakRssBytes } = await benchFilesystem(options, (line) => console.log(line))
+  console.log(formatFilesystemTable(rows))
+  console.log(`swarmfs daemon peak RSS during the ${options.fileMb} MiB write: ${(peakRssBytes / 1048576).toFixed(0)} MB`)
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exitCode = 1
+})
