@@ -1,0 +1,316 @@
+// The node wrapper the filesystem talks to: the Ready loop (persist → send → apply → advance) around a
+// RawNode, plus client semantics — propose(command, requestId) resolving with the applied result,
+// idempotent request ids (sessions.ts), a read barrier (ReadIndex, thesis §6.4), status, and bounded
+// waits that end in RaftError NO_LEADER / TIMEOUT instead of hanging. It stays pure: time is tick()
+// called by the host (a timer in the daemon, the simulator's clock in tests); there is no timer here.
+import { assert } from './assert.js'
+import { RaftError } from './errors.js'
+import { EntryType, NONE } from './messages.js'
+import type { ConfChange, ConfState, Entry, Message, NodeId } from './messages.js'
+import { RawNode } from './raw-node.js'
+import type { RawNodeOptions, Ready } from './raw-node.js'
+import { contextKey } from './read-index.js'
+import type { RandomSource } from './rng.js'
+import { SessionTable, decodeEnvelope, encodeEnvelope } from './sessions.js'
+import type { WritableStorage } from './storage.js'
+import type { Transport } from './transport.js'
+import c from 'compact-encoding'
+
+// Generic over the replicated state machine (hashicorp fsm.go's three methods). apply must be
+// deterministic; restore must discard all previous state.
+export interface StateMachine {
+  apply: (command: Uint8Array) => Uint8Array
+  snapshot: () => Uint8Array
+  restore: (bytes: Uint8Array) => void
+}
+
+export interface NodeOptions {
+  raft: Omit<RawNodeOptions, 'storage' | 'rng' | 'applied'>
+  storage: WritableStorage
+  rng: RandomSource
+  transport: Transport
+  stateMachine: StateMachine
+  waitTicksMax: number // a proposal or read barrier fails after this many ticks
+  retryTicks: number // re-propose / re-request a read after this many ticks without an answer
+  snapshotEntries: number // take a snapshot and compact once this many entries were applied since the last
+  keepEntries: number // entries kept behind a compaction so slow followers can catch up without a snapshot
+  processReadyMax?: number // Ready rounds per input (bounds one call's work)
+  onApply?: (entry: Entry) => void // observability (the simulator's state machine safety check)
+}
+
+export interface NodeStatus {
+  id: NodeId
+  term: number
+  leader: NodeId
+  role: string
+  commit: number
+  applied: number
+  members: ConfState
+}
+
+type Callback<T> = (err: RaftError | null, value: T | null) => void
+
+interface ProposalWaiter {
+  data: Uint8Array
+  callbacks: Array<Callback<Uint8Array>>
+  deadlineTick: number
+  proposedTick: number // -1: not placed yet
+}
+
+interface ReadWaiter {
+  context: Uint8Array
+  callback: Callback<number>
+  deadlineTick: number
+  requestedTick: number
+  index: number // -1 until the leader answered
+}
+
+const PROCESS_READY_MAX = 64
+
+export class RaftNode {
+  readonly raw: RawNode
+  private readonly options: NodeOptions
+  private sessions = new SessionTable()
+  private readonly proposals = new Map<string, ProposalWaiter>()
+  private readonly reads = new Map<string, ReadWaiter>()
+  private now = 0
+  private readSequence = 0
+  private readonly incarnation: number
+  private snapshotIndex: number
+  private stopped = false
+
+  constructor (options: NodeOptions) {
+    this.options = options
+    const snapshot = options.storage.snapshot()
+    // On start, the state machine is the snapshot; the log after it is re-applied by Raft.
+    if (snapshot.metadata.index > 0) this.restoreState(snapshot.data)
+    this.snapshotIndex = snapshot.metadata.index
+    this.raw = new RawNode({ ...options.raft, storage: options.storage, rng: options.rng, applied: snapshot.metadata.index })
+    // Read contexts must not collide with those of an earlier incarnation still queued at the leader.
+    this.incarnation = options.rng.nextInt(0x100000000)
+    options.transport.onMessage((m) => this.receive(m))
+  }
+
+  // ---- inputs ----
+
+  tick (): void {
+    if (this.stopped) return
+    this.now++
+    this.raw.tick()
+    this.retryAndExpire()
+    this.process()
+  }
+
+  receive (m: Message): void {
+    if (this.stopped) return
+    this.raw.step(m)
+    this.process()
+  }
+
+  // Resolves with the result of the first application of requestId, wherever and whenever it happened.
+  propose (command: Uint8Array, requestId: string): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      this.proposeCallback(command, requestId, (err, result) => (err !== null ? reject(err) : resolve(result as Uint8Array)))
+    })
+  }
+
+  proposeCallback (command: Uint8Array, requestId: string, callback: Callback<Uint8Array>): void {
+    if (this.stopped) return callback(new RaftError('STOPPED', 'node stopped'), null)
+    const known = this.sessions.get(requestId)
+    if (known !== undefined) return callback(null, known)
+    const waiting = this.proposals.get(requestId)
+    if (waiting !== undefined) {
+      waiting.callbacks.push(callback)
+      return
+    }
+    const waiter: ProposalWaiter = { data: encodeEnvelope({ requestId, command }), callbacks: [callback], deadlineTick: this.now + this.options.waitTicksMax, proposedTick: -1 }
+    this.proposals.set(requestId, waiter)
+    this.place(waiter)
+    this.process()
+  }
+
+  // Resolves with an index such that every write completed before the call is applied locally.
+  readBarrier (): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.readBarrierCallback((err, index) => (err !== null ? reject(err) : resolve(index as number)))
+    })
+  }
+
+  readBarrierCallback (callback: Callback<number>): void {
+    if (this.stopped) return callback(new RaftError('STOPPED', 'node stopped'), null)
+    const context = new Uint8Array(12)
+    const view = new DataView(context.buffer)
+    view.setUint32(0, this.incarnation)
+    view.setFloat64(4, ++this.readSequence)
+    const waiter: ReadWaiter = { context, callback, deadlineTick: this.now + this.options.waitTicksMax, requestedTick: -1, index: -1 }
+    this.reads.set(contextKey(context), waiter)
+    this.requestRead(waiter)
+    this.process()
+  }
+
+  proposeConfChange (change: ConfChange): void {
+    this.raw.proposeConfChange(change)
+    this.process()
+  }
+
+  transferLeader (target: NodeId): void {
+    this.raw.transferLeader(target)
+    this.process()
+  }
+
+  status (): NodeStatus {
+    const s = this.raw.status()
+    return { id: s.id, term: s.term, leader: s.lead, role: s.role, commit: s.commit, applied: s.applied, members: s.conf }
+  }
+
+  // Fails every waiter; the node ignores further input.
+  stop (): void {
+    this.stopped = true
+    for (const [id, w] of this.proposals) this.finishProposal(id, w, new RaftError('STOPPED', 'node stopped'), null)
+    for (const [key, r] of this.reads) this.finishRead(key, r, new RaftError('STOPPED', 'node stopped'), null)
+  }
+
+  pendingCount (): number {
+    return this.proposals.size + this.reads.size
+  }
+
+  // ---- waiting, retrying ----
+
+  private place (waiter: ProposalWaiter): void {
+    try {
+      this.raw.propose(waiter.data)
+      waiter.proposedTick = this.now
+    } catch (err) {
+      // NO_LEADER / PROPOSAL_DROPPED: retried on a later tick, within the deadline.
+      if (!(err instanceof RaftError)) throw err
+    }
+  }
+
+  private requestRead (waiter: ReadWaiter): void {
+    try {
+      this.raw.readIndex(waiter.context)
+      waiter.requestedTick = this.now
+    } catch (err) {
+      if (!(err instanceof RaftError)) throw err
+    }
+  }
+
+  private failureCode (): 'NO_LEADER' | 'TIMEOUT' {
+    return this.raw.raft.lead === NONE ? 'NO_LEADER' : 'TIMEOUT'
+  }
+
+  private retryAndExpire (): void {
+    for (const [id, w] of this.proposals) {
+      if (this.now >= w.deadlineTick) {
+        this.finishProposal(id, w, new RaftError(this.failureCode(), `request ${id} not applied in time`), null)
+      } else if (w.proposedTick < 0 || this.now - w.proposedTick >= this.options.retryTicks) {
+        // Safe to repeat: the session table applies a request id once (thesis §6.3).
+        this.place(w)
+      }
+    }
+    for (const [key, r] of this.reads) {
+      if (this.now >= r.deadlineTick) {
+        this.finishRead(key, r, new RaftError(this.failureCode(), 'read barrier not confirmed in time'), null)
+      } else if (r.index < 0 && (r.requestedTick < 0 || this.now - r.requestedTick >= this.options.retryTicks)) {
+        this.requestRead(r)
+      }
+    }
+  }
+
+  private finishProposal (id: string, w: ProposalWaiter, err: RaftError | null, result: Uint8Array | null): void {
+    this.proposals.delete(id)
+    for (const callback of w.callbacks) callback(err, result)
+  }
+
+  private finishRead (key: string, r: ReadWaiter, err: RaftError | null, index: number | null): void {
+    this.reads.delete(key)
+    r.callback(err, index)
+  }
+
+  // ---- the Ready loop ----
+
+  process (): void {
+    const rounds = this.options.processReadyMax ?? PROCESS_READY_MAX
+    for (let i = 0; i < rounds && !this.stopped && this.raw.hasReady(); i++) this.handleReady(this.raw.ready())
+  }
+
+  private handleReady (rd: Ready): void {
+    const { storage, transport } = this.options
+    if (rd.messages.length > 0) transport.send(rd.messages)
+    if (rd.snapshot !== null) storage.applySnapshot(rd.snapshot)
+    if (rd.entries.length > 0) storage.append(rd.entries)
+    if (rd.hardState !== null) storage.setHardState(rd.hardState)
+    if (rd.mustSync) storage.sync()
+    if (rd.messagesAfterPersist.length > 0) transport.send(rd.messagesAfterPersist)
+    if (rd.snapshot !== null) {
+      this.restoreState(rd.snapshot.data)
+      this.snapshotIndex = rd.snapshot.metadata.index
+    }
+    for (const e of rd.committedEntries) this.applyEntry(e)
+    for (const rs of rd.readStates) {
+      const waiter = this.reads.get(contextKey(rs.context))
+      if (waiter !== undefined) waiter.index = rs.index
+    }
+    this.raw.advance(rd)
+    this.releaseReads()
+    this.maybeCompact()
+  }
+
+  private applyEntry (e: Entry): void {
+    this.options.onApply?.(e)
+    if (e.type !== EntryType.Normal) return // no-ops and configuration entries act inside Raft
+    const { requestId, command } = decodeEnvelope(e.data)
+    let result = this.sessions.get(requestId)
+    if (result === undefined) {
+      result = this.options.stateMachine.apply(command)
+      this.sessions.record(requestId, result)
+    }
+    const waiter = this.proposals.get(requestId)
+    if (waiter !== undefined) this.finishProposal(requestId, waiter, null, result)
+  }
+
+  private releaseReads (): void {
+    const applied = this.raw.raft.log.applied
+    for (const [key, r] of this.reads) {
+      if (r.index >= 0 && applied >= r.index) this.finishRead(key, r, null, r.index)
+    }
+  }
+
+  // Paper §7: snapshot the applied state and drop the log behind it, keeping a tail for slow followers.
+  private maybeCompact (): void {
+    const applied = this.raw.raft.log.applied
+    if (applied - this.snapshotIndex < this.options.snapshotEntries) return
+    const { storage } = this.options
+    const conf = this.raw.raft.configs.at(applied)
+    storage.createSnapshot(applied, conf, this.snapshotState())
+    this.snapshotIndex = applied
+    const compactTo = applied - this.options.keepEntries
+    if (compactTo > storage.firstIndex()) {
+      storage.compact(compactTo)
+      this.raw.onCompacted(compactTo)
+    }
+  }
+
+  // ---- the replicated state: sessions + the state machine ----
+
+  private snapshotState (): Uint8Array {
+    const sessions = this.sessions.encode()
+    const machine = this.options.stateMachine.snapshot()
+    const state = c.state()
+    c.buffer.preencode(state, sessions)
+    c.buffer.preencode(state, machine)
+    state.buffer = new Uint8Array(state.end)
+    c.buffer.encode(state, sessions)
+    c.buffer.encode(state, machine)
+    return state.buffer
+  }
+
+  private restoreState (bytes: Uint8Array): void {
+    const state = c.state(0, bytes.byteLength, bytes)
+    const sessions = c.buffer.decode(state) ?? new Uint8Array(0)
+    const machine = c.buffer.decode(state) ?? new Uint8Array(0)
+    assert(state.start === state.end, 'node: snapshot has trailing bytes')
+    this.sessions = SessionTable.decode(sessions)
+    this.options.stateMachine.restore(machine)
+  }
+}

@@ -1,0 +1,110 @@
+// The client request table kept in the replicated state (thesis §6.3 "implementing linearizable
+// semantics"): the first result of every request id is remembered, so a proposal retried after a
+// leader change — which may already be in the log — is answered with that result and never applied
+// twice. Eviction is first-in first-out by apply order, which is identical on every server, so the
+// table stays deterministic; SESSIONS_MAX bounds memory. A retry that arrives after its id was evicted
+// would apply again: callers must give up retrying long before SESSIONS_MAX newer requests commit.
+import c from 'compact-encoding'
+import { assert } from './assert.js'
+import { DecodeError } from './messages.js'
+
+export const SESSIONS_MAX = 100_000
+export const REQUEST_ID_BYTES_MAX = 128
+export const RESULT_BYTES_MAX = 1024 * 1024
+
+export class SessionTable {
+  private readonly results = new Map<string, Uint8Array>()
+
+  constructor (readonly capacity: number = SESSIONS_MAX) {
+    assert(capacity > 0, 'sessions: capacity must be positive')
+  }
+
+  get (requestId: string): Uint8Array | undefined {
+    return this.results.get(requestId)
+  }
+
+  record (requestId: string, result: Uint8Array): void {
+    assert(!this.results.has(requestId), 'sessions: a request applies once')
+    this.results.set(requestId, result)
+    if (this.results.size > this.capacity) {
+      const oldest = this.results.keys().next().value as string
+      this.results.delete(oldest)
+    }
+    assert(this.results.size <= this.capacity, 'sessions: over capacity')
+  }
+
+  size (): number {
+    return this.results.size
+  }
+
+  encode (): Uint8Array {
+    const entries = [...this.results]
+    const state = c.state()
+    c.uint.preencode(state, entries.length)
+    for (const [id, result] of entries) {
+      c.string.preencode(state, id)
+      c.buffer.preencode(state, result)
+    }
+    state.buffer = new Uint8Array(state.end)
+    c.uint.encode(state, entries.length)
+    for (const [id, result] of entries) {
+      c.string.encode(state, id)
+      c.buffer.encode(state, result)
+    }
+    return state.buffer
+  }
+
+  static decode (bytes: Uint8Array, capacity: number = SESSIONS_MAX): SessionTable {
+    const table = new SessionTable(capacity)
+    try {
+      const state = c.state(0, bytes.byteLength, bytes)
+      const n = c.uint.decode(state)
+      if (!Number.isSafeInteger(n) || n > capacity) throw new DecodeError('sessions: count out of range')
+      for (let i = 0; i < n; i++) {
+        const id = c.string.decode(state)
+        const result = c.buffer.decode(state) ?? new Uint8Array(0)
+        if (id.length > REQUEST_ID_BYTES_MAX || result.byteLength > RESULT_BYTES_MAX) throw new DecodeError('sessions: field too long')
+        table.results.set(id, new Uint8Array(result))
+      }
+      if (state.start !== state.end) throw new DecodeError('sessions: trailing bytes')
+    } catch (err) {
+      if (err instanceof DecodeError) throw err
+      throw new DecodeError(`sessions: ${err instanceof Error ? err.message : 'malformed'}`)
+    }
+    return table
+  }
+}
+
+// The data of a Normal entry written by the node wrapper: the client's request id and its command.
+export interface Envelope {
+  requestId: string
+  command: Uint8Array
+}
+
+export function encodeEnvelope (envelope: Envelope): Uint8Array {
+  assert(envelope.requestId.length > 0 && envelope.requestId.length <= REQUEST_ID_BYTES_MAX, 'envelope: bad request id')
+  const state = c.state()
+  c.uint.preencode(state, 1)
+  c.string.preencode(state, envelope.requestId)
+  c.buffer.preencode(state, envelope.command)
+  state.buffer = new Uint8Array(state.end)
+  c.uint.encode(state, 1)
+  c.string.encode(state, envelope.requestId)
+  c.buffer.encode(state, envelope.command)
+  return state.buffer
+}
+
+export function decodeEnvelope (bytes: Uint8Array): Envelope {
+  try {
+    const state = c.state(0, bytes.byteLength, bytes)
+    if (c.uint.decode(state) !== 1) throw new DecodeError('envelope: unsupported version')
+    const requestId = c.string.decode(state)
+    const command = c.buffer.decode(state) ?? new Uint8Array(0)
+    if (requestId.length === 0 || requestId.length > REQUEST_ID_BYTES_MAX) throw new DecodeError('envelope: bad request id')
+    if (state.start !== state.end) throw new DecodeError('envelope: trailing bytes')
+    return { requestId, command }
+  } catch (err) {
+    if (err instanceof DecodeError) throw err
+    throw new DecodeError(`envelope: ${err instanceof Error ? err.message : 'malformed'}`)
+  }
+}

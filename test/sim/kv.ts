@@ -1,0 +1,43 @@
+// A small key-value register machine for the simulator's client workload. Commands and results are
+// tiny JSON documents (the simulator controls every input, and JSON keeps failure output readable).
+import type { StateMachine } from '../../metadata/raft/node-api.js'
+
+export type KvCommand = { op: 'put', key: string, value: string } | { op: 'get', key: string }
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export function encodeJson (value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value))
+}
+
+export function decodeJson<T> (bytes: Uint8Array): T {
+  return JSON.parse(decoder.decode(bytes)) as T
+}
+
+export class KvStateMachine implements StateMachine {
+  data = new Map<string, string>()
+  applied = 0
+
+  apply (command: Uint8Array): Uint8Array {
+    const cmd = decodeJson<KvCommand>(command)
+    this.applied++
+    if (cmd.op === 'put') {
+      this.data.set(cmd.key, cmd.value)
+      return encodeJson({ ok: true })
+    }
+    return encodeJson({ value: this.data.get(cmd.key) ?? null })
+  }
+
+  read (key: string): string | null {
+    return this.data.get(key) ?? null
+  }
+
+  snapshot (): Uint8Array {
+    return encodeJson([...this.data].sort(([a], [b]) => (a < b ? -1 : 1)))
+  }
+
+  restore (bytes: Uint8Array): void {
+    this.data = new Map(decodeJson<Array<[string, string]>>(bytes))
+  }
+}
