@@ -140,11 +140,13 @@ async function status (data: string, json: boolean): Promise<number> {
   if (json) { console.log(JSON.stringify({ running: true, ...result })); return 0 }
   const metadata = result.metadata as Record<string, number>
   const cache = result.chunks.cache as Record<string, number>
+  const peers = (result.peers as Array<{ id: string, role: string, state: string }>).map((peer) => `${peer.id} ${peer.role} ${peer.state}`)
   console.log([
-    `peer        ${String(result.id)} (${String(result.role)}, term ${String(result.term)})`,
+    `peer        ${String(result.id)} (${String(result.role)}, term ${String(result.term)}, leader ${String(result.leader)})`,
     `mount       ${String(result.mountpoint)}`,
     `uptime      ${String(result.uptimeSeconds)} s`,
-    `metadata    ${metadata.inodes} inodes, applied index ${metadata.appliedIndex}, snapshot at ${metadata.snapshotIndex}`,
+    `metadata    ${metadata.inodes} inodes, commit ${String(result.commitIndex)}, applied ${String(result.appliedIndex)}, snapshot at ${metadata.snapshotIndex}`,
+    `members     ${peers.join(', ')}`,
     `cache       ${Math.round((cache.bytes ?? 0) / 1048576)} MiB of ${Math.round((cache.bytesMax ?? 0) / 1048576)} MiB, ${cache.hits ?? 0} hits / ${cache.misses ?? 0} misses`
   ].join('\n'))
   return 0

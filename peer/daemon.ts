@@ -4,7 +4,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import type net from 'node:net'
 import { FuseMount, unmountPath } from '../native/fuse.js'
-import { LocalLog } from '../metadata/local-log.js'
+import { ReplicatedMetadata } from '../metadata/replicated-metadata.js'
 import { createOperations } from '../mount/fuse-ops.js'
 import type { Mount } from '../mount/fuse-ops.js'
 import { nowNs } from '../mount/time.js'
@@ -28,7 +28,7 @@ export interface PeerInfo {
 
 export class Daemon {
   private readonly options: DaemonOptions
-  private metadata!: LocalLog
+  private metadata!: ReplicatedMetadata
   private chunks!: LocalChunks
   private mount!: Mount
   private fuse: FuseMount | null = null
@@ -45,13 +45,20 @@ export class Daemon {
     const dir = dataDir(this.options.data)
     const keys = deriveClusterKeys(await readSecret(dir.secretFile))
     this.peer = JSON.parse(await readFile(dir.peerFile, 'utf8')) as PeerInfo
-    this.metadata = await LocalLog.open(dir.metadataDirectory, nowNs())
-    this.chunks = await LocalChunks.open({
+    let chunks: LocalChunks | null = null
+    this.metadata = await ReplicatedMetadata.open({
+      directory: dir.metadataDirectory,
+      peerId: this.peer.id,
+      rootTimeNs: nowNs(),
+      onFreedChunks: (keys) => chunks?.collect(keys),
+      onFatal: (error) => { this.options.log(`metadata storage failed, stopping: ${String(error)}`); process.exitCode = 1; void this.stop() }
+    })
+    chunks = await LocalChunks.open({
       directory: dir.chunkDirectory, encryptionKey: keys.chunkEncryption, idKey: keys.chunkId, cacheBytesMax: this.options.cacheBytesMax
     }, () => this.metadata.state)
+    this.chunks = chunks
     // Files this peer held open when it last stopped are closed now; their chunks may be garbage.
     await this.metadata.propose({ type: 'purgeOrphans' })
-    this.metadata.onApplied = (_command, _result, freed) => { if (freed.length > 0) this.chunks.collect(freed) }
     const garbage = await this.chunks.collectUnreferenced()
     if (garbage > 0) this.options.log(`removed ${garbage} unreferenced chunks`)
     this.mount = createOperations(this.metadata, this.chunks, this.options.log)
@@ -71,16 +78,20 @@ export class Daemon {
   }
 
   status (): Record<string, unknown> {
-    const log = this.metadata.status()
+    const raft = this.metadata.status()
+    const peers = [...raft.members.voters.map((id) => ({ id, role: id === raft.leader ? 'leader' : 'follower' })),
+      ...raft.members.learners.map((id) => ({ id, role: 'learner' }))].map((peer) => ({ ...peer, state: 'up' }))
     return {
       id: this.peer.id,
-      role: 'leader', // a single voter leads itself; the Raft group will report real roles
-      term: 1,
-      leader: this.peer.id,
-      peers: [{ id: this.peer.id, role: 'leader', state: 'up' }],
+      role: raft.role,
+      term: raft.term,
+      leader: raft.leader,
+      commitIndex: raft.commit,
+      appliedIndex: raft.applied,
+      peers,
       mountpoint: this.fuse?.mountpoint ?? null,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-      metadata: { ...log, inodes: this.metadata.state.inodes.size },
+      metadata: { inodes: this.metadata.state.inodes.size, ...raft.storage },
       chunks: this.chunks.stats()
     }
   }
@@ -97,7 +108,6 @@ export class Daemon {
       await this.mount.commitAll().catch((error: unknown) => this.options.log(`committing open files failed: ${String(error)}`))
       await this.fuse.unmount()
     }
-    await this.metadata.snapshot()
     await this.metadata.close()
     await this.chunks.close()
   }

@@ -36,6 +36,7 @@ export interface NodeOptions {
   keepEntries: number // entries kept behind a compaction so slow followers can catch up without a snapshot
   processReadyMax?: number // Ready rounds per input (bounds one call's work)
   onApply?: (entry: Entry) => void // observability (the simulator's state machine safety check)
+  onFatal?: (error: unknown) => void // the storage failed: the node stops (fail-stop, never serve unsynced state)
 }
 
 export interface NodeStatus {
@@ -78,6 +79,7 @@ export class RaftNode {
   private readonly incarnation: number
   private snapshotIndex: number
   private stopped = false
+  private persisting = false // a Ready waits for its writes to be durable; no new Ready until then
 
   constructor (options: NodeOptions) {
     this.options = options
@@ -231,7 +233,7 @@ export class RaftNode {
 
   process (): void {
     const rounds = this.options.processReadyMax ?? PROCESS_READY_MAX
-    for (let i = 0; i < rounds && !this.stopped && this.raw.hasReady(); i++) this.handleReady(this.raw.ready())
+    for (let i = 0; i < rounds && !this.stopped && !this.persisting && this.raw.hasReady(); i++) this.handleReady(this.raw.ready())
   }
 
   private handleReady (rd: Ready): void {
@@ -240,7 +242,27 @@ export class RaftNode {
     if (rd.snapshot !== null) storage.applySnapshot(rd.snapshot)
     if (rd.entries.length > 0) storage.append(rd.entries)
     if (rd.hardState !== null) storage.setHardState(rd.hardState)
-    if (rd.mustSync) storage.sync()
+    const synced = rd.mustSync ? storage.sync() : undefined
+    if (synced === undefined) {
+      this.finishReady(rd)
+      return
+    }
+    // Durable later: nothing of this Ready that depends on it happens before (thesis §3.8).
+    this.persisting = true
+    synced.then(() => {
+      this.persisting = false
+      if (this.stopped) return
+      this.finishReady(rd)
+      this.process()
+    }, (error: unknown) => {
+      this.persisting = false
+      this.options.onFatal?.(error)
+      this.stop()
+    })
+  }
+
+  private finishReady (rd: Ready): void {
+    const { transport } = this.options
     if (rd.messagesAfterPersist.length > 0) transport.send(rd.messagesAfterPersist)
     if (rd.snapshot !== null) {
       this.restoreState(rd.snapshot.data)

@@ -44,8 +44,10 @@ export interface WritableStorage extends Storage {
   append: (entries: Entry[]) => void
   setHardState: (hardState: HardState) => void
   applySnapshot: (snapshot: Snapshot) => void
-  // Makes every write so far durable (one fsync for the whole Ready: group commit).
-  sync: () => void
+  // Makes every write so far durable (one fsync for the whole Ready: group commit). A disk-backed
+  // storage returns a promise; the node then finishes the Ready (replies, apply, advance) once it
+  // resolves, and accumulates new input meanwhile — the next Ready carries all of it (etcd's loop).
+  sync: () => void | Promise<void>
   // Records a snapshot of the applied state at index and drops the log up to it (paper §7).
   createSnapshot: (index: number, conf: ConfState, data: Uint8Array) => void
   compact: (index: number) => void
