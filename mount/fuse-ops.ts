@@ -7,7 +7,7 @@ import type { FileId, Inode } from '../metadata/fs/inode.js'
 import { NAME_BYTES_MAX, PERMISSION_BITS, S_IFDIR, S_IFMT, S_IFREG, XATTR_NAME_BYTES_MAX, XATTR_VALUE_BYTES_MAX, fileType, isDirectory } from '../metadata/fs/inode.js'
 import { Handles } from './handles.js'
 import type { OpenFile } from './open-file.js'
-import { resolve, resolveInode, resolveParent } from './path-resolver.js'
+import { resolve, resolveParent } from './path-resolver.js'
 import type { ChunkService, MetadataService } from './services.js'
 import { statOf } from './stat.js'
 import { nowNs } from './time.js'
@@ -21,6 +21,7 @@ const WRITEBACK_FILES_MAX = 64
 /** Versions of files whose pages this mount's page cache may hold, for keep_cache on the next open. */
 const CACHED_VERSIONS_MAX = 100_000
 const UNCHANGED_ID = 0xffffffff // chown's "leave as is"
+const HIDDEN_PREFIX = '.fuse_hidden'
 const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.']
 
 export interface Mount {
@@ -45,6 +46,24 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     const inode = state().get(id)
     if (inode === undefined) throw new FsError(Errno.ENOENT)
     return inode
+  }
+
+  // libfuse2 keeps a file that is unlinked while open alive under a hidden name (.fuse_hidden…) and
+  // unlinks that name at the last close. The hidden name is this mount's business alone: the
+  // replicated namespace sees a plain unlink (the inode lives on as an orphan until released), and the
+  // hidden path maps to the orphan here, so fstat, fchmod and friends keep working with nlink 0.
+  const hiddenNames = new Map<string, FileId>()
+
+  function fileIdAt (path: string): FileId {
+    return hiddenNames.get(path) ?? resolve(state(), path)
+  }
+
+  function inodeAt (path: string): Inode {
+    return inodeOf(fileIdAt(path))
+  }
+
+  function isHiddenName (path: string): boolean {
+    return path.slice(path.lastIndexOf('/') + 1).startsWith(HIDDEN_PREFIX)
   }
 
   function checkName (name: string): void {
@@ -132,7 +151,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
 
   const operations: FuseOperations = {
     async getattr (path) {
-      const inode = resolveInode(state(), path)
+      const inode = inodeAt(path)
       return statOf(inode, handles.fileOf(inode.id))
     },
     async fgetattr (path, fd) {
@@ -141,23 +160,23 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       return statOf(inodeOf(handle.file.fileId), handle.file)
     },
     async access (path) {
-      resolve(state(), path) // permission bits are checked by the kernel (default_permissions)
+      fileIdAt(path) // permission bits are checked by the kernel (default_permissions)
     },
     async statfs () {
       return await statfsOf(chunks, state().inodes.size)
     },
     async opendir (path) {
-      if (!isDirectory(resolveInode(state(), path))) throw new FsError(Errno.ENOTDIR)
+      if (!isDirectory(inodeAt(path))) throw new FsError(Errno.ENOTDIR)
       return 0
     },
     async readdir (path) {
-      const inode = resolveInode(state(), path)
+      const inode = inodeAt(path)
       if (!isDirectory(inode)) throw new FsError(Errno.ENOTDIR)
       return ['.', '..', ...state().children(inode.id)!.keys()]
     },
     async releasedir () {},
     async open (path, flags) {
-      return await openHandle(path, resolve(state(), path), flags)
+      return await openHandle(path, fileIdAt(path), flags)
     },
     async create (path, mode, flags, caller) {
       const { parent, name } = resolveParent(state(), path)
@@ -185,10 +204,10 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       await releaseHandle(fd)
     },
     async truncate (path, size) {
-      await setattr(resolve(state(), path), { size })
+      await setattr(fileIdAt(path), { size })
     },
     async ftruncate (path, fd, size) {
-      await setattr(fd === 0 ? resolve(state(), path) : handles.get(fd).file.fileId, { size })
+      await setattr(fd === 0 ? fileIdAt(path) : handles.get(fd).file.fileId, { size })
     },
     async utimens (path, atime, mtime) {
       const now = nowNs()
@@ -197,10 +216,10 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       const mtimeNs = timeOf(mtime, now)
       if (atimeNs !== undefined) changes.atimeNs = atimeNs
       if (mtimeNs !== undefined) changes.mtimeNs = mtimeNs
-      await setattr(resolve(state(), path), changes)
+      await setattr(fileIdAt(path), changes)
     },
     async readlink (path) {
-      const inode = resolveInode(state(), path)
+      const inode = inodeAt(path)
       if (fileType(inode.mode) !== 0o120000) throw new FsError(Errno.EINVAL)
       return inode.target
     },
@@ -208,10 +227,10 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       const changes: AttributeChanges = {}
       if (uid !== UNCHANGED_ID) changes.uid = uid
       if (gid !== UNCHANGED_ID) changes.gid = gid
-      await setattr(resolve(state(), path), changes)
+      await setattr(fileIdAt(path), changes)
     },
     async chmod (path, mode) {
-      await setattr(resolve(state(), path), { mode: mode & PERMISSION_BITS })
+      await setattr(fileIdAt(path), { mode: mode & PERMISSION_BITS })
     },
     async mknod (path, mode, device, caller) {
       const { parent, name } = resolveParent(state(), path)
@@ -223,22 +242,23 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     async setxattr (path, name, value, flags) {
       checkXattrName(name)
       if (value.length > XATTR_VALUE_BYTES_MAX) throw new FsError(Errno.E2BIG)
-      await propose({ type: 'setxattr', fileId: resolve(state(), path), name, value, flags, nowNs: nowNs() })
+      await propose({ type: 'setxattr', fileId: fileIdAt(path), name, value, flags, nowNs: nowNs() })
     },
     async getxattr (path, name) {
-      const inode = resolveInode(state(), path)
+      const inode = inodeAt(path)
       const value = inode.xattrs.get(name)
       if (value === undefined) throw new FsError(Errno.ENODATA)
       return value
     },
     async listxattr (path) {
-      return [...resolveInode(state(), path).xattrs.keys()]
+      return [...inodeAt(path).xattrs.keys()]
     },
     async removexattr (path, name) {
       checkXattrName(name)
-      await propose({ type: 'removexattr', fileId: resolve(state(), path), name, nowNs: nowNs() })
+      await propose({ type: 'removexattr', fileId: fileIdAt(path), name, nowNs: nowNs() })
     },
     async unlink (path) {
+      if (hiddenNames.delete(path)) return // the last close of an unlinked file: its orphan is released then
       const { parent, name } = resolveParent(state(), path)
       const id = state().lookup(parent, name)
       await propose({ type: 'unlink', parent, name, keepOpen: id !== undefined && handles.isOpen(id), nowNs: nowNs() })
@@ -249,6 +269,13 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     },
     async rename (source, target) {
       const from = resolveParent(state(), source)
+      if (isHiddenName(target)) {
+        // libfuse2 hides a file that is still open instead of unlinking it (see hiddenNames).
+        const id = fileIdAt(source)
+        await propose({ type: 'unlink', parent: from.parent, name: from.name, keepOpen: true, nowNs: nowNs() })
+        hiddenNames.set(target, id)
+        return
+      }
       const to = resolveParent(state(), target)
       checkName(to.name)
       const replaced = state().lookup(to.parent, to.name)
@@ -258,7 +285,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       })
     },
     async link (source, target) {
-      const id = resolve(state(), source)
+      const id = fileIdAt(source)
       const { parent, name } = resolveParent(state(), target)
       checkName(name)
       await propose({ type: 'link', fileId: id, parent, name, nowNs: nowNs() })

@@ -1,7 +1,7 @@
 // fuse-native's high-level API speaks paths; metadata speaks file_ids. Resolution walks the locally
 // applied directory entries (in memory), so it costs a few map lookups and never a round trip.
 import { Errno, FsError } from '../native/errno.js'
-import type { FileId, Inode } from '../metadata/fs/inode.js'
+import type { FileId } from '../metadata/fs/inode.js'
 import { NAME_BYTES_MAX, ROOT_ID, isDirectory } from '../metadata/fs/inode.js'
 import type { FsState } from '../metadata/fs/state.js'
 
@@ -22,12 +22,6 @@ export function resolve (state: FsState, path: string): FileId {
     current = child
   }
   return current
-}
-
-export function resolveInode (state: FsState, path: string): Inode {
-  const inode = state.get(resolve(state, path))
-  if (inode === undefined) throw new FsError(Errno.ENOENT)
-  return inode
 }
 
 /** The directory that holds (or would hold) the last component of `path`, and that component. */

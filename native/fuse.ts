@@ -74,7 +74,7 @@ export interface Opened { fd: number, keepCache?: boolean, directIo?: boolean }
 
 /**
  * The filesystem's operations. Each returns a promise; throw FsError(errno) for an operating error.
- * `path` is '' for a file that was unlinked while open (hard_remove): key such calls by fd.
+ * `path` may be '' when libfuse2 no longer knows a name for the file: key such calls by fd.
  */
 export interface FuseOperations {
   getattr (path: string, caller: Caller): Promise<Stat>
@@ -120,10 +120,11 @@ export interface MountOptions {
 
 // big_writes: 128 KiB write callbacks instead of 4 KiB (11x sequential write, STACK.md §1).
 // use_ino: st_ino is our file_id, so tar/rsync/cp -a recognise hard links.
-// hard_remove + nullpath_ok (patched in): an unlinked-but-open file is not renamed to .fuse_hidden*.
+// An unlinked-but-open file is renamed to .fuse_hidden* by libfuse2 (no hard_remove): with hard_remove,
+// libfuse2 answers fstat of such a file with ENOENT (the kernel's getattr carries no file handle).
 // attr_timeout=0: libfuse2 gives each name of a hard link its own kernel inode, so a cached attribute of
 // the other name would go stale after chmod/link (STACK.md §1); entries may be cached for a second.
-const DEFAULT_OPTIONS = ['big_writes', 'max_write=131072', 'max_read=131072', 'use_ino', 'hard_remove',
+const DEFAULT_OPTIONS = ['big_writes', 'max_write=131072', 'max_read=131072', 'use_ino',
   'default_permissions', 'fsname=swarmfs', 'subtype=swarmfs', 'attr_timeout=0', 'entry_timeout=1',
   'negative_timeout=0']
 
