@@ -117,8 +117,8 @@ async function up (data: string, mount: string, allowOther: boolean, cacheBytesM
   await daemon.start()
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string): void => {
-      log(`${signal}: unmounting`)
       daemon.stop().then(resolve, (error: unknown) => { log(`stopping failed: ${String(error)}`); process.exit(1) })
+      log(`${signal}: unmounting`)
     }
     process.once('SIGINT', () => shutdown('SIGINT'))
     process.once('SIGTERM', () => shutdown('SIGTERM'))
@@ -151,6 +151,10 @@ async function status (data: string, json: boolean): Promise<number> {
   ].join('\n'))
   return 0
 }
+
+// A closed log pipe (the reader of our output went away) must not kill the daemon before it unmounts.
+process.stdout.on('error', () => {})
+process.stderr.on('error', () => {})
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (error: unknown) => {
   if (error instanceof UsageError) {

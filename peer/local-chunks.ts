@@ -1,6 +1,6 @@
 // The chunk service of a single peer: sealed chunks in the local store, verified plaintext blocks in
-// the LRU cache, and garbage collection of chunks no file references — except chunks that an open
-// file has stored but not yet committed (pinned), which must survive until their commit.
+// the LRU cache, and garbage collection of chunks no file references — except chunks that are pinned:
+// stored by an open file but not yet committed, or being read right now.
 import { statfs } from 'node:fs/promises'
 import type { ChunkRef } from '../metadata/fs/inode.js'
 import type { FsState } from '../metadata/fs/state.js'
@@ -67,8 +67,15 @@ export class LocalChunks implements ChunkService {
     }
   }
 
+  /** Reads pin the chunk too: a commit that frees it meanwhile must not delete it under the reader. */
   async read (id: Buffer, offset: number, length: number): Promise<Buffer> {
-    return await this.reader.read(id, offset, length)
+    const key = chunkIdToHex(id)
+    this.pins.set(key, (this.pins.get(key) ?? 0) + 1)
+    try {
+      return await this.reader.read(id, offset, length)
+    } finally {
+      this.unpin([id])
+    }
   }
 
   async syncDirectories (): Promise<void> {

@@ -79,7 +79,10 @@ export class RaftNode {
   private readonly incarnation: number
   private snapshotIndex: number
   private stopped = false
-  private persisting = false // a Ready waits for its writes to be durable; no new Ready until then
+  private handling = false // a Ready is being handled (its writes may be in flight): no new Ready until advance
+  // Term and vote as last made durable: messages may leave before a Ready is durable only if it keeps them.
+  private durableTerm: number
+  private durableVote: NodeId
 
   constructor (options: NodeOptions) {
     this.options = options
@@ -88,6 +91,8 @@ export class RaftNode {
     if (snapshot.metadata.index > 0) this.restoreState(snapshot.data)
     this.snapshotIndex = snapshot.metadata.index
     this.raw = new RawNode({ ...options.raft, storage: options.storage, rng: options.rng, applied: snapshot.metadata.index })
+    this.durableTerm = this.raw.raft.term
+    this.durableVote = this.raw.raft.vote
     // Read contexts must not collide with those of an earlier incarnation still queued at the leader.
     this.incarnation = options.rng.nextInt(0x100000000)
     options.transport.onMessage((m) => this.receive(m))
@@ -233,47 +238,68 @@ export class RaftNode {
 
   process (): void {
     const rounds = this.options.processReadyMax ?? PROCESS_READY_MAX
-    for (let i = 0; i < rounds && !this.stopped && !this.persisting && this.raw.hasReady(); i++) this.handleReady(this.raw.ready())
+    for (let i = 0; i < rounds && !this.stopped && !this.handling && this.raw.hasReady(); i++) this.handleReady(this.raw.ready())
   }
 
   private handleReady (rd: Ready): void {
     const { storage, transport } = this.options
-    if (rd.messages.length > 0) transport.send(rd.messages)
+    this.handling = true
+    // `messages` may leave before this Ready is durable (thesis §10.2.1) — unless the Ready changes term
+    // or vote: a vote request, or a new leader's first appends, rest on our own vote, and if they left
+    // before it was durable a crash could let us vote again in that term (two leaders in one term).
+    const keepsVote = rd.hardState === null || (rd.hardState.term === this.durableTerm && rd.hardState.vote === this.durableVote)
+    if (keepsVote && rd.messages.length > 0) transport.send(rd.messages)
     if (rd.snapshot !== null) storage.applySnapshot(rd.snapshot)
     if (rd.entries.length > 0) storage.append(rd.entries)
     if (rd.hardState !== null) storage.setHardState(rd.hardState)
     const synced = rd.mustSync ? storage.sync() : undefined
     if (synced === undefined) {
-      this.finishReady(rd)
+      this.finishReady(rd, keepsVote, 0)
       return
     }
-    // Durable later: nothing of this Ready that depends on it happens before (thesis §3.8).
-    this.persisting = true
+    // Durable later: nothing of this Ready that depends on it happens before (thesis §3.8). Committed
+    // entries that were durable here before this Ready (every earlier Ready was synced) are applied at
+    // once: waiting would add a whole fsync to every commit's latency. Those after the first new entry
+    // (a follower may learn a commit covering entries of this very Ready) and a snapshot wait.
+    let appliedEarly = 0
+    if (rd.snapshot === null) {
+      const firstNew = rd.entries[0]?.index ?? Infinity
+      for (const e of rd.committedEntries) {
+        if (e.index >= firstNew) break
+        this.applyEntry(e)
+        appliedEarly++
+      }
+    }
     synced.then(() => {
-      this.persisting = false
       if (this.stopped) return
-      this.finishReady(rd)
+      this.finishReady(rd, keepsVote, appliedEarly)
       this.process()
     }, (error: unknown) => {
-      this.persisting = false
+      this.handling = false
       this.options.onFatal?.(error)
       this.stop()
     })
   }
 
-  private finishReady (rd: Ready): void {
+  private finishReady (rd: Ready, messagesSent: boolean, appliedEarly: number): void {
     const { transport } = this.options
+    if (rd.hardState !== null) {
+      this.durableTerm = rd.hardState.term
+      this.durableVote = rd.hardState.vote
+    }
+    if (!messagesSent && rd.messages.length > 0) transport.send(rd.messages)
     if (rd.messagesAfterPersist.length > 0) transport.send(rd.messagesAfterPersist)
     if (rd.snapshot !== null) {
       this.restoreState(rd.snapshot.data)
       this.snapshotIndex = rd.snapshot.metadata.index
     }
-    for (const e of rd.committedEntries) this.applyEntry(e)
+    for (let i = appliedEarly; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i]!)
     for (const rs of rd.readStates) {
       const waiter = this.reads.get(contextKey(rs.context))
       if (waiter !== undefined) waiter.index = rs.index
     }
     this.raw.advance(rd)
+    this.handling = false
     this.releaseReads()
     this.maybeCompact()
   }

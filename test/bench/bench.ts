@@ -1,7 +1,10 @@
 // `npm run bench`: every benchmark of swarmfs in one run, each printed against a baseline measured in
 // the same run. Sizes come from the environment so a quick run is possible:
-//   SWARMFS_BENCH_MB (default 1024), SWARMFS_BENCH_FILES (2000), SWARMFS_BENCH_RUNS (3).
+//   SWARMFS_BENCH_MB (default 1024), SWARMFS_BENCH_FILES (2000), SWARMFS_BENCH_RUNS (3),
+//   SWARMFS_BENCH_RAFT_SECONDS (4, per concurrency level of the Raft benchmark);
+//   SWARMFS_BENCH_ONLY=fs|raft runs just the filesystem or just the Raft benchmark.
 import { benchFilesystem, formatFilesystemTable } from './filesystem-bench.js'
+import { benchRaft } from './raft-bench.js'
 
 function numberFromEnvironment (name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback)
@@ -10,6 +13,16 @@ function numberFromEnvironment (name: string, fallback: number): number {
 }
 
 async function main (): Promise<void> {
+  const only = process.env.SWARMFS_BENCH_ONLY ?? ''
+  if (only !== '' && only !== 'fs' && only !== 'raft') throw new Error('SWARMFS_BENCH_ONLY must be fs or raft')
+  if (only !== 'raft') await mainFilesystem()
+  if (only !== 'fs') {
+    const table = await benchRaft((line) => console.log(line))
+    console.log(table)
+  }
+}
+
+async function mainFilesystem (): Promise<void> {
   const options = {
     fileMb: numberFromEnvironment('SWARMFS_BENCH_MB', 1024),
     smallFiles: numberFromEnvironment('SWARMFS_BENCH_FILES', 2000),

@@ -1,7 +1,7 @@
 // Helpers for real-mount tests: a peer per test (destroyed in teardown), exact errnos and stat fields
 // from the errno-probe child, Python snippets for calls Node lacks (xattrs), and shell quoting.
 // Everything that touches the mount runs in a child process.
-import { execFile } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Test } from 'brittle'
@@ -15,7 +15,18 @@ export const NOBODY = 65534
 /** Starts a peer whose data and mount are destroyed when the test ends. */
 export async function startPeer (t: Test, options: PeerOptions = {}): Promise<TestPeer> {
   const peer = await TestPeer.start(options)
-  t.teardown(async () => { await peer.destroy() })
+  // If the test process dies (uncaught exception), teardowns never run: kill this daemon by PID and
+  // detach its mount synchronously so nothing is left mounted or running.
+  const onExit = (): void => {
+    const pid = peer.process?.pid
+    if (pid !== undefined && peer.process?.exitCode === null) { try { process.kill(pid, 'SIGKILL') } catch {} }
+    spawnSync('fusermount', ['-uz', peer.mountpoint], { stdio: 'ignore' })
+  }
+  process.once('exit', onExit)
+  t.teardown(async () => {
+    process.removeListener('exit', onExit)
+    await peer.destroy()
+  })
   return peer
 }
 
@@ -90,4 +101,17 @@ export async function shOk (t: Test, script: string, message: string, options: {
   const result = await sh(script, options)
   t.is(result.code, 0, result.code === 0 ? message : `${message}\n# exit ${result.code}\n# stdout: ${result.stdout.slice(0, 2000)}\n# stderr: ${result.stderr.slice(0, 2000)}`)
   return result.stdout
+}
+
+/** A field of a successful probe result, or the errno code in its place (never throws). */
+export function fieldOf (result: ProbeResult | undefined, field: string): unknown {
+  if (result === undefined) return 'MISSING'
+  if (!('ok' in result)) return result.error
+  return (result.ok as Record<string, unknown>)[field]
+}
+
+/** The value of a probe result, or its errno code in its place (never throws). */
+export function valueOf (result: ProbeResult | undefined): unknown {
+  if (result === undefined) return 'MISSING'
+  return 'ok' in result ? result.ok : result.error
 }

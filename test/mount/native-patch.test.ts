@@ -1,0 +1,47 @@
+// Proves swarmfs's fuse-native patch (native/patches) is in effect, through behaviour the unpatched
+// fuse-native 2.2.6 cannot produce: it loses mtime in utimens (atime passed twice) and libfuse2 skips
+// utimens for touch -a/-m without utime_omit_ok; it rounds every time to milliseconds; it never tells
+// the caller's uid/gid (so files a user creates would belong to the daemon, root); and it crashes or
+// fails on the null path libfuse2 hands over for an unlinked-but-open file.
+import path from 'node:path'
+import test from 'brittle'
+import { NOBODY, fieldOf, probe, q, shOk, startPeer, valueOf } from '../helpers/mount.js'
+import { sh } from '../helpers/peer.js'
+
+const T = { timeout: 120_000 }
+
+test('the loaded fuse-native binding is the patched build', T, async (t) => {
+  const out = await shOk(t, `cd ${q(path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..'))} && node -e "const d = require('path').dirname(require.resolve('fuse-native/package.json')); const b = require('node-gyp-build')(d); console.log(b.swarmfs_patch, typeof b.offsetof_fuse_thread_locals_t_caller_uid)"`, 'load the binding in a child')
+  t.is(out, '1 number\n', 'swarmfs_patch = 1 and caller offsets exported')
+})
+
+test('patched behaviour on a real mount: independent ns atime/mtime, caller ownership, fstat of an unlinked open file', T, async (t) => {
+  const peer = await startPeer(t, { allowOther: true })
+  const m = peer.mountpoint
+  await shOk(t, `chmod 755 ${q(path.dirname(m))} ${q(m)} && mkdir -m 777 ${m}/pub && chmod 777 ${m}/pub && echo x > ${m}/f`, 'fixture')
+
+  // utimens: mtime not lost, UTIME_OMIT honoured, nanoseconds kept.
+  await shOk(t, `TZ=UTC touch -d '2004-04-04 04:04:04.444444444' ${m}/f && TZ=UTC touch -a -d '2005-05-05 05:05:05.555555555' ${m}/f`, 'touch -d, then touch -a -d')
+  t.is(await shOk(t, `TZ=UTC stat -c '%x|%y' ${m}/f | sed 's/ +0000//g'`, 'stat'), '2005-05-05 05:05:05.555555555|2004-04-04 04:04:04.444444444\n', 'atime set alone; mtime kept with ns (unpatched: mtime = atime or unchanged, ms only)')
+  await shOk(t, `TZ=UTC touch -m -d '2006-06-06 06:06:06.666666666' ${m}/f`, 'touch -m -d')
+  t.is(await shOk(t, `TZ=UTC stat -c '%x|%y' ${m}/f | sed 's/ +0000//g'`, 'stat'), '2005-05-05 05:05:05.555555555|2006-06-06 06:06:06.666666666\n', 'mtime set alone; atime kept')
+
+  // Nanosecond times of ordinary files: with ms rounding every ns field would end in 000000.
+  await shOk(t, `for i in 1 2 3 4 5; do echo $i > ${m}/t$i; done`, 'five new files')
+  const subMs = await shOk(t, `stat -c '%.9Y %.9Z' ${m}/t1 ${m}/t2 ${m}/t3 ${m}/t4 ${m}/t5 | tr ' ' '\\n' | grep -vc '000000$' || true`, 'stat ns')
+  t.ok(Number(subMs.trim()) > 0, `file times carry sub-millisecond digits (${subMs.trim()} of 10)`)
+
+  // Caller uid/gid: a non-root user's new entries are its own.
+  await shOk(t, `setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups bash -c 'echo n > ${m}/pub/file && mkdir ${m}/pub/dir && ln -s file ${m}/pub/sym && mknod ${m}/pub/fifo p'`, 'nobody creates entries')
+  t.is(await shOk(t, `stat -c '%u:%g' ${m}/pub/file ${m}/pub/dir ${m}/pub/sym ${m}/pub/fifo | sort -u`, 'stat owners'), '65534:65534\n', 'all owned by 65534 (unpatched: 0:0)')
+
+  // Null path of an unlinked open file: the daemon must survive and serve it by fd.
+  const r = await probe([['open', `${m}/u`, 'w+'], ['write', '$0', 'abc', 0], ['unlink', `${m}/u`], ['fstat', '$0'], ['read', '$0', 10, 0], ['write', '$0', 'de', 3], ['fstat', '$0'], ['close', '$0']])
+  t.is(valueOf(r[4]), 'abc', 'read through the fd after unlink')
+  t.is(valueOf(r[5]), 2, 'write through the fd after unlink')
+  t.is(fieldOf(r[3], 'nlink'), '0', 'fstat after unlink answers, nlink 0')
+  t.is(fieldOf(r[6], 'size'), '5', 'fstat after unlink sees the new size')
+  t.ok(peer.process !== null && peer.process.exitCode === null, 'the daemon is still running')
+  const still = await sh(`cat ${m}/f > /dev/null && echo alive`)
+  t.is(still.stdout, 'alive\n', 'the mount still answers')
+})
