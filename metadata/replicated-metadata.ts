@@ -79,7 +79,11 @@ export class ReplicatedMetadata {
       retryTicks: RETRY_TICKS,
       snapshotEntries: SNAPSHOT_ENTRIES,
       keepEntries: KEEP_ENTRIES,
-      onFatal: options.onFatal ?? ((error) => { console.error('swarmfs: metadata storage failed:', error) })
+      onFatal: options.onFatal ?? ((error) => { console.error('swarmfs: metadata storage failed:', error) }),
+      // Alone, a create need not wait for an fsync: it is answered once applied and made durable by the
+      // next group commit; fsync(2) waits for it (see sync()). With more voters, every answer waits for
+      // the quorum.
+      applyBeforeDurableWhenAlone: true
     })
     this.timer = setInterval(() => this.node.tick(), TICK_MS)
   }
@@ -99,8 +103,10 @@ export class ReplicatedMetadata {
     return resultCodec.decode(await this.node.propose(encodeCommand(command), requestId))
   }
 
-  /** Every acknowledged proposal is committed, hence durable on a quorum: nothing more to wait for. */
-  async sync (): Promise<void> {}
+  /** Resolves once every change applied here so far is committed (durable on a quorum, or on disk alone). */
+  async sync (): Promise<void> {
+    await this.node.durable()
+  }
 
   status (): NodeStatus & { storage: ReturnType<RaftStorage['stats']> } {
     return { ...this.node.status(), storage: this.storage.stats() }

@@ -37,6 +37,12 @@ export interface NodeOptions {
   processReadyMax?: number // Ready rounds per input (bounds one call's work)
   onApply?: (entry: Entry) => void // observability (the simulator's state machine safety check)
   onFatal?: (error: unknown) => void // the storage failed: the node stops (fail-stop, never serve unsynced state)
+  // A group whose only voter is this node may apply (and answer) its entries as soon as they are
+  // appended, before they are durable: no other node can ever overwrite them, so the only way to lose
+  // them is a crash, which loses exactly the unsynced suffix of the log — the state after restart is
+  // still a prefix of the history. `durable()` waits for everything answered so far (fsync semantics,
+  // like CephFS's early "unsafe" reply). Off by default; never used with more than one voter.
+  applyBeforeDurableWhenAlone?: boolean
 }
 
 export interface NodeStatus {
@@ -83,6 +89,9 @@ export class RaftNode {
   // Term and vote as last made durable: messages may leave before a Ready is durable only if it keeps them.
   private durableTerm: number
   private durableVote: NodeId
+  // The highest entry index reflected in the state machine: applied on commit or, alone, on append.
+  private stateIndex: number
+  private readonly durableWaiters: Array<{ index: number, resolve: () => void, reject: (error: RaftError) => void }> = []
 
   constructor (options: NodeOptions) {
     this.options = options
@@ -90,6 +99,7 @@ export class RaftNode {
     // On start, the state machine is the snapshot; the log after it is re-applied by Raft.
     if (snapshot.metadata.index > 0) this.restoreState(snapshot.data)
     this.snapshotIndex = snapshot.metadata.index
+    this.stateIndex = snapshot.metadata.index
     this.raw = new RawNode({ ...options.raft, storage: options.storage, rng: options.rng, applied: snapshot.metadata.index })
     this.durableTerm = this.raw.raft.term
     this.durableVote = this.raw.raft.vote
@@ -171,7 +181,16 @@ export class RaftNode {
   }
 
   // Fails every waiter; the node ignores further input.
+  // Resolves once every entry reflected in the state machine so far is committed (durable).
+  durable (): Promise<void> {
+    if (this.stopped) return Promise.reject(new RaftError('STOPPED', 'node stopped'))
+    const index = this.stateIndex
+    if (this.raw.raft.log.applied >= index) return Promise.resolve()
+    return new Promise((resolve, reject) => this.durableWaiters.push({ index, resolve, reject }))
+  }
+
   stop (): void {
+    for (const waiter of this.durableWaiters.splice(0)) waiter.reject(new RaftError('STOPPED', 'node stopped'))
     this.stopped = true
     for (const [id, w] of this.proposals) this.finishProposal(id, w, new RaftError('STOPPED', 'node stopped'), null)
     for (const [key, r] of this.reads) this.finishRead(key, r, new RaftError('STOPPED', 'node stopped'), null)
@@ -185,12 +204,33 @@ export class RaftNode {
 
   private place (waiter: ProposalWaiter): void {
     try {
+      const before = this.raw.raft.log.lastIndex()
       this.raw.propose(waiter.data)
       waiter.proposedTick = this.now
+      this.applyIfAlone(before, waiter.data)
     } catch (err) {
       // NO_LEADER / PROPOSAL_DROPPED: retried on a later tick, within the deadline.
       if (!(err instanceof RaftError)) throw err
     }
+  }
+
+  // Alone, a proposal the leader just appended right after everything the state reflects is applied
+  // at once: its place in the log is final (see applyBeforeDurableWhenAlone), and waiting for the next
+  // Ready would put every answer behind the fsync of the previous one.
+  private applyIfAlone (before: number, data: Uint8Array): void {
+    const raft = this.raw.raft
+    const index = raft.log.lastIndex()
+    if (!this.isAlone() || index !== before + 1 || this.stateIndex !== before) return
+    this.applyEntry({ index, term: raft.term, type: EntryType.Normal, data })
+  }
+
+  private isAlone (): boolean {
+    if (this.options.applyBeforeDurableWhenAlone !== true) return false
+    const raft = this.raw.raft
+    const voters = raft.conf().voters
+    // Not so far ahead of the last snapshot that the log would grow without bound (snapshots wait for commits).
+    return raft.role === 'leader' && voters.length === 1 && voters[0] === raft.id &&
+      raft.log.applied - this.snapshotIndex < 2 * this.options.snapshotEntries
   }
 
   private requestRead (waiter: ReadWaiter): void {
@@ -269,6 +309,7 @@ export class RaftNode {
         this.applyEntry(e)
         appliedEarly++
       }
+      if (this.mayApplyBeforeDurable(rd)) for (const e of rd.entries) this.applyEntry(e) // skips those applied at propose
     }
     synced.then(() => {
       if (this.stopped) return
@@ -292,6 +333,7 @@ export class RaftNode {
     if (rd.snapshot !== null) {
       this.restoreState(rd.snapshot.data)
       this.snapshotIndex = rd.snapshot.metadata.index
+      this.stateIndex = rd.snapshot.metadata.index
     }
     for (let i = appliedEarly; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i]!)
     for (const rs of rd.readStates) {
@@ -300,12 +342,21 @@ export class RaftNode {
     }
     this.raw.advance(rd)
     this.handling = false
+    this.releaseDurableWaiters()
     this.releaseReads()
     this.maybeCompact()
   }
 
+  // Alone (the only voter, leading), with nothing between the state and these entries.
+  private mayApplyBeforeDurable (rd: Ready): boolean {
+    return rd.entries.length > 0 && this.isAlone() && rd.entries[0]!.index <= this.stateIndex + 1 &&
+      rd.entries.every((e) => e.type !== EntryType.ConfChange)
+  }
+
   private applyEntry (e: Entry): void {
     this.options.onApply?.(e)
+    if (e.index <= this.stateIndex) return // already applied when it was appended (alone)
+    this.stateIndex = e.index
     if (e.type !== EntryType.Normal) return // no-ops and configuration entries act inside Raft
     const { requestId, command } = decodeEnvelope(e.data)
     let result = this.sessions.get(requestId)
@@ -325,9 +376,15 @@ export class RaftNode {
   }
 
   // Paper §7: snapshot the applied state and drop the log behind it, keeping a tail for slow followers.
+  private releaseDurableWaiters (): void {
+    const applied = this.raw.raft.log.applied
+    while (this.durableWaiters.length > 0 && this.durableWaiters[0]!.index <= applied) this.durableWaiters.shift()!.resolve()
+  }
+
   private maybeCompact (): void {
     const applied = this.raw.raft.log.applied
     if (applied - this.snapshotIndex < this.options.snapshotEntries) return
+    if (this.stateIndex > applied) return // the state machine holds entries not yet committed: wait
     const { storage } = this.options
     const conf = this.raw.raft.configs.at(applied)
     storage.createSnapshot(applied, conf, this.snapshotState())

@@ -299,7 +299,7 @@ interface Running {
   timer: NodeJS.Timeout
 }
 
-async function startNode (directory: string, seed: number): Promise<Running> {
+async function startNode (directory: string, seed: number, applyBeforeDurableWhenAlone = false): Promise<Running> {
   const storage = await RaftStorage.open(directory, ['solo'])
   const machine = new KvStateMachine()
   const node = new RaftNode({
@@ -311,7 +311,8 @@ async function startNode (directory: string, seed: number): Promise<Running> {
     waitTicksMax: 500,
     retryTicks: 10,
     snapshotEntries: 40, // several snapshots + compactions per test
-    keepEntries: 8
+    keepEntries: 8,
+    applyBeforeDurableWhenAlone
   })
   const timer = setInterval(() => node.tick(), 5)
   node.raw.campaign()
@@ -396,4 +397,30 @@ test('crash: everything acknowledged survives, whether the process dies or the d
   // time) put that was already durable: accept any value at least as new as the acknowledged one.
   const lost = [...cut.acknowledged].filter(([key, value]) => Number(fromImage.machine.read(key) ?? -1) < Number(value))
   t.alike(lost, [], `all ${cut.acknowledged.size} keys acknowledged before the image are in it`)
+})
+
+test('alone, entries are answered once appended; durable() covers them; a crash keeps a prefix with all of them', async (t) => {
+  const directory = await t.tmp()
+  const first = await startNode(directory, 7, true)
+  let answeredAhead = 0
+  const writers = Array.from({ length: 8 }, async (_, w) => {
+    for (let i = 0; i < 40; i++) {
+      await put(first, `w${w}`, String(i))
+      // Answered before its commit: the state machine is ahead of the committed (durable) index.
+      if (first.node.status().applied < first.storage.lastIndex()) answeredAhead++
+    }
+  })
+  await Promise.all(writers)
+  await first.node.durable()
+  t.ok(answeredAhead > 0, `${answeredAhead} answers came before their entries were durable`)
+  t.ok(first.node.status().applied >= first.storage.lastIndex() - 1, 'durable() waited for the commit of everything answered')
+  t.ok(first.storage.stats().snapshotIndex > 0, 'snapshots still happen (at committed indexes)')
+  const expected = userData(first.machine)
+  // The process dies right after durable(): no close().
+  clearInterval(first.timer)
+  first.node.stop()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const restarted = await startNode(directory, 8, true)
+  t.teardown(async () => { clearInterval(restarted.timer); restarted.node.stop(); await restarted.storage.close(); await first.storage.close() })
+  t.alike(userData(restarted.machine), expected, 'everything covered by durable() survived the crash')
 })
