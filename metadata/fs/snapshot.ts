@@ -14,25 +14,20 @@ const optionalRef: c.Encoder<ChunkRef | null> = {
   decode (state) { return c.bool.decode(state) ? chunkRefCodec.decode(state) : null }
 }
 
+// Sizing and writing walk the same fields in the same order.
+function walkInode (state: c.State, inode: Inode, step: 'preencode' | 'encode'): void {
+  for (const value of [inode.id, inode.mode, inode.uid, inode.gid, inode.rdev, inode.nlink, inode.size, inode.version, inode.parent]) c.uint[step](state, value)
+  for (const value of [inode.atimeNs, inode.mtimeNs, inode.ctimeNs]) c.bigint[step](state, value)
+  c.uint[step](state, inode.chunks.length)
+  for (const ref of inode.chunks) optionalRef[step](state, ref)
+  c.string[step](state, inode.target)
+  c.uint[step](state, inode.xattrs.size)
+  for (const [name, value] of inode.xattrs) { c.string[step](state, name); c.buffer[step](state, value) }
+}
+
 const inodeCodec: c.Encoder<Inode> = {
-  preencode (state, inode) {
-    for (const value of [inode.id, inode.mode, inode.uid, inode.gid, inode.rdev, inode.nlink, inode.size, inode.version, inode.parent]) c.uint.preencode(state, value)
-    for (const value of [inode.atimeNs, inode.mtimeNs, inode.ctimeNs]) c.bigint.preencode(state, value)
-    c.uint.preencode(state, inode.chunks.length)
-    for (const ref of inode.chunks) optionalRef.preencode(state, ref)
-    c.string.preencode(state, inode.target)
-    c.uint.preencode(state, inode.xattrs.size)
-    for (const [name, value] of inode.xattrs) { c.string.preencode(state, name); c.buffer.preencode(state, value) }
-  },
-  encode (state, inode) {
-    for (const value of [inode.id, inode.mode, inode.uid, inode.gid, inode.rdev, inode.nlink, inode.size, inode.version, inode.parent]) c.uint.encode(state, value)
-    for (const value of [inode.atimeNs, inode.mtimeNs, inode.ctimeNs]) c.bigint.encode(state, value)
-    c.uint.encode(state, inode.chunks.length)
-    for (const ref of inode.chunks) optionalRef.encode(state, ref)
-    c.string.encode(state, inode.target)
-    c.uint.encode(state, inode.xattrs.size)
-    for (const [name, value] of inode.xattrs) { c.string.encode(state, name); c.buffer.encode(state, value) }
-  },
+  preencode (state, inode) { walkInode(state, inode, 'preencode') },
+  encode (state, inode) { walkInode(state, inode, 'encode') },
   decode (state) {
     const [id, mode, uid, gid, rdev, nlink, size, version, parent] = Array.from({ length: 9 }, () => safe(c.uint.decode(state)))
     const [atimeNs, mtimeNs, ctimeNs] = Array.from({ length: 3 }, () => c.bigint.decode(state))
@@ -58,30 +53,25 @@ function count (state: c.State): number {
 
 export function encodeSnapshot (fs: FsState): Buffer {
   const inodes = [...fs.inodes.values()]
+  const directories = inodes.filter(isDirectory)
+  // One walk over the state, run twice: to size the buffer (preencode), then to fill it (encode).
+  const walk = (state: c.State, step: 'preencode' | 'encode'): void => {
+    c.uint[step](state, SNAPSHOT_VERSION)
+    c.uint[step](state, fs.nextFileId)
+    c.uint[step](state, inodes.length)
+    for (const inode of inodes) inodeCodec[step](state, inode)
+    for (const directory of directories) {
+      const children = fs.entries.get(directory.id)!
+      c.uint[step](state, children.size)
+      for (const [name, id] of children) { c.string[step](state, name); c.uint[step](state, id) }
+    }
+    c.uint[step](state, fs.orphans.size)
+    for (const id of fs.orphans) c.uint[step](state, id)
+  }
   const state = c.state()
-  c.uint.preencode(state, SNAPSHOT_VERSION)
-  c.uint.preencode(state, fs.nextFileId)
-  c.uint.preencode(state, inodes.length)
-  for (const inode of inodes) inodeCodec.preencode(state, inode)
-  for (const directory of inodes.filter(isDirectory)) {
-    const children = fs.entries.get(directory.id)!
-    c.uint.preencode(state, children.size)
-    for (const [name, id] of children) { c.string.preencode(state, name); c.uint.preencode(state, id) }
-  }
-  c.uint.preencode(state, fs.orphans.size)
-  for (const id of fs.orphans) c.uint.preencode(state, id)
+  walk(state, 'preencode')
   state.buffer = Buffer.allocUnsafe(state.end)
-  c.uint.encode(state, SNAPSHOT_VERSION)
-  c.uint.encode(state, fs.nextFileId)
-  c.uint.encode(state, inodes.length)
-  for (const inode of inodes) inodeCodec.encode(state, inode)
-  for (const directory of inodes.filter(isDirectory)) {
-    const children = fs.entries.get(directory.id)!
-    c.uint.encode(state, children.size)
-    for (const [name, id] of children) { c.string.encode(state, name); c.uint.encode(state, id) }
-  }
-  c.uint.encode(state, fs.orphans.size)
-  for (const id of fs.orphans) c.uint.encode(state, id)
+  walk(state, 'encode')
   return state.buffer as Buffer
 }
 

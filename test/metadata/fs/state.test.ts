@@ -9,6 +9,7 @@ import { DecodeError, RENAME_EXCHANGE, RENAME_NOREPLACE, decodeCommand, encodeCo
 import { CHUNK_BYTES, ROOT_ID, S_IFREG } from '../../../metadata/fs/inode.js'
 import { decodeSnapshot, encodeSnapshot } from '../../../metadata/fs/snapshot.js'
 import { FsState } from '../../../metadata/fs/state.js'
+import { seededRandom as random } from '../../helpers/seeded-random.js'
 
 const E = constants.errno
 const t0 = 1_700_000_000_000_000_000n
@@ -118,17 +119,6 @@ test('xattrs: create/replace flags, missing names', (t) => {
   t.is(fs.apply({ type: 'removexattr', fileId: f, name: 'user.a', nowNs: t0 }).errno, 0)
 })
 
-// A small seeded PRNG (mulberry32) so a failing run is replayed by its seed.
-function random (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let x = state
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function randomCommand (fs: FsState, next: () => number, step: number): Command {
   const pick = <T>(items: T[]): T => items[Math.floor(next() * items.length)]!

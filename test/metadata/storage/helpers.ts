@@ -57,14 +57,4 @@ export function segmentPath (directory: string, name: string): string {
   return join(directory, name)
 }
 
-/** mulberry32: a tiny seeded PRNG, so a failing fuzz case replays from its seed. */
-export function seededRandom (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let mixed = state
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1)
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61)
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRandom } from '../../helpers/seeded-random.js'

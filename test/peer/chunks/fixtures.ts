@@ -14,17 +14,7 @@ export function newKeys (): ChunkKeys {
   return { encryptionKey: randomBytes(KEY_BYTES), idKey: randomBytes(KEY_BYTES) }
 }
 
-/** Small seeded PRNG (mulberry32), so a failing fuzz case can be replayed from its printed seed. */
-export function seededRandom (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let value = state
-    value = Math.imul(value ^ (value >>> 15), value | 1)
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61)
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRandom } from '../../helpers/seeded-random.js'
 
 /** Plaintext whose every byte depends on its position and a tag, so misplaced bytes are visible. */
 export function patterned (length: number, tag = 1): Buffer {
