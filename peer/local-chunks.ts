@@ -49,10 +49,12 @@ export class LocalChunks implements ChunkService {
   }
 
   async put (plaintext: Buffer): Promise<ChunkRef> {
-    const id = await this.store.put(plaintext)
-    const key = chunkIdToHex(id)
-    this.pins.set(key, (this.pins.get(key) ?? 0) + 1)
+    const id = await this.store.put(plaintext, (stored) => this.pin(chunkIdToHex(stored)))
     return { id, length: plaintext.length }
+  }
+
+  private pin (key: string): void {
+    this.pins.set(key, (this.pins.get(key) ?? 0) + 1)
   }
 
   unpin (ids: Buffer[]): void {
@@ -69,8 +71,7 @@ export class LocalChunks implements ChunkService {
 
   /** Reads pin the chunk too: a commit that frees it meanwhile must not delete it under the reader. */
   async read (id: Buffer, offset: number, length: number): Promise<Buffer> {
-    const key = chunkIdToHex(id)
-    this.pins.set(key, (this.pins.get(key) ?? 0) + 1)
+    this.pin(chunkIdToHex(id))
     try {
       return await this.reader.read(id, offset, length)
     } finally {
@@ -89,12 +90,16 @@ export class LocalChunks implements ChunkService {
 
   /** Deletes the given chunks if no file references them and no open file has them pinned. */
   collect (keys: string[]): void {
+    const isGarbage = (key: string): boolean => !this.pins.has(key) && !this.state().chunkReferences.has(key)
     for (const key of keys) {
-      if (this.pins.has(key) || this.state().chunkReferences.has(key)) continue
+      if (!isGarbage(key)) continue
       const id = chunkIdFromHex(key)
-      this.cache.delete(id)
-      this.deletions++
-      this.store.delete(id).catch((error: unknown) => { console.error(`swarmfs: deleting chunk ${key} failed:`, error) })
+      // Asked again when the delete runs: a put of the same content may have reused the file meanwhile.
+      this.store.delete(id, () => isGarbage(key)).then((removed) => {
+        if (!removed) return
+        this.cache.delete(id)
+        this.deletions++
+      }, (error: unknown) => { console.error(`swarmfs: deleting chunk ${key} failed:`, error) })
     }
   }
 

@@ -44,7 +44,9 @@ export interface ChunkStoreStats {
 
 export class ChunkStore {
   private readonly touchedDirectories = new Set<string>() // fan-out dirs with renames not yet fsynced
-  private readonly puts = new Map<string, Promise<ChunkId>>() // single-flight puts of the same content
+  // Puts and deletes of one id run one after another (see exclusive): a delete decided by garbage
+  // collection must never remove a file that a put of the same content just found and reused.
+  private readonly operations = new Map<string, Promise<unknown>>()
   private readonly handles: ReadHandleCache<ChunkLayout>
   private directorySync: Promise<void> = Promise.resolve()
   private queuedSync: Promise<void> | null = null // the sync that will start after the running one
@@ -71,16 +73,26 @@ export class ChunkStore {
    * rewritten: content addressing dedupes. Durable once syncDirectories() has resolved. With a seal
    * pool the id is only known after sealing, so a dedupe hit wastes one seal, on a worker.
    */
-  async put (plaintext: Uint8Array): Promise<ChunkId> {
+  async put (plaintext: Uint8Array, onStored: (id: ChunkId) => void = () => {}): Promise<ChunkId> {
     // Small chunks seal faster here than a round trip to the worker costs.
     const presealed = this.sealPool === null || plaintext.length < SEAL_POOL_BYTES_MIN ? null : await this.sealPool.seal(plaintext)
     const id = presealed?.id ?? chunkIdOf(plaintext, this.keys.idKey)
-    const hex = chunkIdToHex(id)
-    const running = this.puts.get(hex)
-    if (running !== undefined) return await running
-    const putting = this.putOnce(plaintext, id, hex, presealed?.sealed ?? null).finally(() => this.puts.delete(hex))
-    this.puts.set(hex, putting)
-    return await putting
+    // `onStored` runs before any later delete of this id may look: the caller pins the chunk there.
+    return await this.exclusive(chunkIdToHex(id), async (hex) => {
+      await this.putOnce(plaintext, id, hex, presealed?.sealed ?? null)
+      onStored(id)
+      return id
+    })
+  }
+
+  /** Runs `operation` after every earlier put or delete of the same id has finished. */
+  private async exclusive<T> (hex: string, operation: (hex: string) => Promise<T>): Promise<T> {
+    const previous = this.operations.get(hex) ?? Promise.resolve()
+    const result = previous.then(async () => await operation(hex))
+    const settled = result.then(() => {}, () => {})
+    this.operations.set(hex, settled)
+    void settled.then(() => { if (this.operations.get(hex) === settled) this.operations.delete(hex) })
+    return await result
   }
 
   /**
@@ -145,12 +157,18 @@ export class ChunkStore {
   }
 
   /** Removes the chunk; false if it was not there. Reads already running finish on the open file. */
-  async delete (id: ChunkId): Promise<boolean> {
-    const hex = chunkIdToHex(id)
-    this.handles.evict(hex)
-    return await unlink(this.chunkPath(hex)).then(() => true, (error: unknown) => {
-      if (isNotFound(error)) return false
-      throw error
+  /**
+   * Deletes a chunk if `stillGarbage()` — asked at the last moment, after earlier puts of the same id —
+   * says so. Returns whether a file was removed.
+   */
+  async delete (id: ChunkId, stillGarbage: () => boolean = () => true): Promise<boolean> {
+    return await this.exclusive(chunkIdToHex(id), async (hex) => {
+      if (!stillGarbage()) return false
+      this.handles.evict(hex)
+      return await unlink(this.chunkPath(hex)).then(() => true, (error: unknown) => {
+        if (isNotFound(error)) return false
+        throw error
+      })
     })
   }
 
