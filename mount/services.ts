@@ -23,6 +23,8 @@ export interface ChunkService {
   unpin (ids: Buffer[]): void
   /** Verified plaintext bytes [offset, offset + length) of a stored chunk. */
   read (id: Buffer, offset: number, length: number): Promise<Buffer>
+  /** Starts reading [offset, offset + length) into the cache without waiting (sequential read-ahead). */
+  prefetch (id: Buffer, offset: number, length: number): void
   /** Makes the directory entries of chunks put so far durable: call before committing metadata. */
   syncDirectories (): Promise<void>
   /** Space of the chunk store's disk, in bytes. */

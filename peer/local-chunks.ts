@@ -79,6 +79,10 @@ export class LocalChunks implements ChunkService {
     }
   }
 
+  prefetch (id: Buffer, offset: number, length: number): void {
+    this.read(id, offset, length).catch(() => {}) // a failed read-ahead is retried by the real read
+  }
+
   async syncDirectories (): Promise<void> {
     await this.store.syncDirectories()
   }

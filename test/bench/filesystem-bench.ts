@@ -51,10 +51,14 @@ async function timed (script: string): Promise<number> {
   return Number(process.hrtime.bigint() - start) / 1e9
 }
 
-async function sequentialWrite (target: Target, mb: number): Promise<number> {
+/**
+ * Copies `source` (random bytes: zeros would dedupe into one chunk and measure nothing), warmed into the
+ * page cache first so that reading it costs the same for every target.
+ */
+async function sequentialWrite (target: Target, mb: number, source: string): Promise<number> {
   const file = path.join(target.directory, 'seq.bin')
-  await sh(`rm -f ${file}`)
-  const seconds = await timed(`dd if=/dev/zero of=${file} bs=1M count=${mb} conv=fdatasync status=none`)
+  await sh(`rm -f ${file}; cat ${source} > /dev/null`)
+  const seconds = await timed(`dd if=${source} of=${file} bs=1M count=${mb} conv=fdatasync status=none`)
   return mb * 1.048576 / seconds
 }
 
@@ -89,6 +93,8 @@ export async function benchFilesystem (options: FilesystemBenchOptions, log: (li
   const peer = await TestPeer.start()
   const scriptFile = path.join(base, 'small-files.cjs')
   await writeFile(scriptFile, CREATE_SCRIPT)
+  const source = path.join(base, 'random.bin')
+  await run(`head -c ${options.fileMb * 1048576} /dev/urandom > ${source}`)
   const targets: Target[] = [{ name: 'raw', directory: raw }, { name: 'bindfs', directory: bindMount }, { name: 'swarmfs', directory: peer.mountpoint }]
   const rows: Row[] = [
     { workload: `sequential write ${options.fileMb} MiB`, unit: 'MB/s', values: new Map() },
@@ -103,7 +109,7 @@ export async function benchFilesystem (options: FilesystemBenchOptions, log: (li
     for (const target of targets) {
       const samples: number[][] = rows.map(() => [])
       for (let i = 0; i < options.runs; i++) {
-        samples[0]!.push(await sequentialWrite(target, options.fileMb))
+        samples[0]!.push(await sequentialWrite(target, options.fileMb, source))
         if (target.name === 'swarmfs' && i === 0) peakRssBytes = await peer.peakRssBytes()
         samples[1]!.push(await sequentialRead(target, options.fileMb))
         samples[2]!.push(await randomRead(target, options.randomReadSeconds))
