@@ -1,7 +1,7 @@
 // The FUSE operation table: each op resolves a path (or fd) to a file_id, makes one metadata or
 // open-file call, and lets errors surface as FsError — native/fuse turns them into -errno.
 import { Errno, FsError } from '../native/errno.js'
-import type { Caller, FuseOperations, Opened, Stat, StatFs, TimeChange } from '../native/fuse.js'
+import type { FuseOperations, Opened, StatFs, TimeChange } from '../native/fuse.js'
 import type { AttributeChanges, Command } from '../metadata/fs/commands.js'
 import type { FileId, Inode } from '../metadata/fs/inode.js'
 import { NAME_BYTES_MAX, PERMISSION_BITS, S_IFDIR, S_IFMT, S_IFREG, XATTR_NAME_BYTES_MAX, XATTR_VALUE_BYTES_MAX, fileType, isDirectory } from '../metadata/fs/inode.js'
@@ -326,4 +326,3 @@ async function statfsOf (chunks: ChunkService, inodes: number): Promise<StatFs> 
   }
 }
 
-export type { Caller, Stat }

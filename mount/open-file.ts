@@ -21,7 +21,8 @@ const BUFFER_STEP_BYTES = 64 * 1024
  * Sequential readers get the next bytes read ahead into the chunk cache, in steps this large: one
  * large pread and a run of block decryptions instead of a disk round trip per 128 KiB FUSE read.
  */
-const READ_AHEAD_BYTES = 2 * 1024 * 1024
+const READ_AHEAD_BYTES = 8 * 1024 * 1024
+const READ_AHEAD_PIECE_BYTES = 1024 * 1024
 
 /** Plaintext of one chunk slot being written: bytes [0, length) are the slot's content. */
 interface ChunkBuffer {
@@ -122,7 +123,9 @@ export class OpenFile {
     for (let position = from; position < to;) {
       const slot = Math.floor(position / CHUNK_BYTES)
       const inChunk = position - slot * CHUNK_BYTES
-      const count = Math.min(to - position, CHUNK_BYTES - inChunk)
+      // Pieces of READ_AHEAD_PIECE_BYTES: each is one pread and a short run of decryptions, so FUSE
+      // requests are answered between pieces instead of waiting behind the whole read-ahead.
+      const count = Math.min(to - position, CHUNK_BYTES - inChunk, READ_AHEAD_PIECE_BYTES)
       const ref = this.dirty.has(slot) || this.sealing.has(slot) ? null : this.sealed.get(slot) ?? this.metadata.state.get(this.fileId)?.chunks[slot] ?? null
       if (ref !== null && inChunk < ref.length) this.chunks.prefetch(ref.id, inChunk, Math.min(count, ref.length - inChunk))
       position += count

@@ -7,7 +7,12 @@ export const Errno = constants.errno
 export class FsError extends Error {
   readonly errno: number
   constructor (errno: number, message?: string) {
+    // An operating error, not a bug: no stack trace. ENOENT and ENODATA are thrown on hot paths
+    // (lookups of new names, the kernel's security.capability probe on every write).
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
     super(message ?? errnoName(errno))
+    Error.stackTraceLimit = limit
     this.errno = errno
   }
 }

@@ -39,6 +39,14 @@ export class CachedChunkReader {
     return copyPlaintextRange(blocks, offset - range.plaintextOffset, end - range.plaintextOffset)
   }
 
+  /** Brings the blocks of [offset, offset + length) into the cache without assembling a result. */
+  async prefetch (id: ChunkId, offset: number, length: number): Promise<void> {
+    const hex = chunkIdToHex(id)
+    const layout = await this.layoutOf(id, hex)
+    const range = blockRange(layout, offset, length)
+    if (range.blockCount > 0) await Promise.all(this.blockPromises(id, hex, range.firstBlock, range.blockCount))
+  }
+
   stats (): CachedChunkReaderStats {
     return { sourceReads: this.sourceReads, sharedWaits: this.sharedWaits }
   }
