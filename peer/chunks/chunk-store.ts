@@ -16,7 +16,7 @@ import {
 } from './sealed-chunk.js'
 
 export const FANOUT_DIRS = 256 // named 00..ff after the id's first byte
-export const SEAL_POOL_BYTES_MIN = 256 * 1024 // below this, sealing on the calling thread beats a worker round trip
+export const SEAL_POOL_BYTES_MIN = 256 * 1024 // below this, sealing or opening on the calling thread beats a worker round trip
 export const DIRECTORY_SYNCS_PARALLEL_MAX = 16 // fsyncs of fan-out dirs in flight at once
 const TEMP_DIR = 'tmp'
 const CHUNK_FILE_MODE = 0o600
@@ -279,6 +279,9 @@ export class ChunkStore {
   private async readRange (file: OpenFile<ChunkLayout>, range: BlockRange, id: ChunkId): Promise<Buffer[]> {
     if (range.blockCount === 0) return []
     const sealed = await preadExactly(file.handle, range.sealedOffset, range.sealedBytes, chunkIdToHex(id))
+    // Long runs (read-ahead) decrypt on the worker, so FUSE requests are answered meanwhile; a few
+    // blocks (a random read) decrypt faster here than a round trip to the worker costs.
+    if (this.sealPool !== null && range.sealedBytes >= SEAL_POOL_BYTES_MIN) return await this.sealPool.open(file.header, range, sealed, id)
     return openBlocks(file.header, range, sealed, id, this.keys.encryptionKey)
   }
 

@@ -3,14 +3,15 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { ChunkId } from './chunk-id.js'
-import type { ChunkKeys } from './sealed-chunk.js'
+import { ChunkCorruptError } from './sealed-chunk.js'
+import type { BlockRange, ChunkKeys, ChunkLayout } from './sealed-chunk.js'
 import type { SealRequest, SealResponse } from './seal-worker.js'
 
 export const SEAL_WORKERS_DEFAULT = Math.max(1, availableParallelism() - 1) // leave a core for the JS thread
 
 export interface SealedChunk { readonly id: ChunkId, readonly sealed: Buffer }
 
-interface Job { resolve: (sealed: SealedChunk) => void, reject: (error: Error) => void }
+interface Job { resolve: (response: SealResponse) => void, reject: (error: Error) => void }
 
 export class SealPool {
   private readonly workers: Worker[]
@@ -33,13 +34,30 @@ export class SealPool {
 
   /** The id and sealed bytes of `plaintext` (copied to the worker; the caller keeps its buffer). */
   async seal (plaintext: Uint8Array): Promise<SealedChunk> {
+    const response = await this.run((job) => ({ kind: 'seal', job, plaintext }), [])
+    if (!('sealed' in response)) throw new Error('seal worker answered a seal with something else')
+    return { id: toBuffer(response.id), sealed: toBuffer(response.sealed) }
+  }
+
+  /**
+   * Authenticates and decrypts the blocks of `range` from their sealed bytes, as openBlocks does; the
+   * sealed buffer is handed over to the worker (the caller must not use it afterwards).
+   */
+  async open (layout: ChunkLayout, range: BlockRange, sealed: Uint8Array, id: Uint8Array): Promise<Buffer[]> {
+    const transfer = sealed.byteOffset === 0 && sealed.buffer.byteLength === sealed.length ? [sealed.buffer as ArrayBuffer] : []
+    const response = await this.run((job) => ({ kind: 'open', job, layout, range, sealed, id }), transfer)
+    if (!('blocks' in response)) throw new Error('seal worker answered an open with something else')
+    return response.blocks.map(toBuffer)
+  }
+
+  private async run (request: (job: number) => SealRequest, transfer: ArrayBuffer[]): Promise<SealResponse> {
     if (this.failure !== null) throw this.failure
     const job = this.nextJob++
     const index = this.load.indexOf(Math.min(...this.load)) // least loaded worker
     this.load[index]!++
-    return await new Promise<SealedChunk>((resolve, reject) => {
+    return await new Promise<SealResponse>((resolve, reject) => {
       this.jobs.set(job, { resolve, reject })
-      this.workers[index]!.postMessage({ job, plaintext } satisfies SealRequest)
+      this.workers[index]!.postMessage(request(job), transfer)
     })
   }
 
@@ -52,8 +70,8 @@ export class SealPool {
     const job = this.jobs.get(response.job)
     if (job === undefined) return
     this.jobs.delete(response.job)
-    if ('error' in response) job.reject(new Error(response.error))
-    else job.resolve({ id: toBuffer(response.id), sealed: toBuffer(response.sealed) })
+    if ('error' in response) job.reject(response.corrupt ? new ChunkCorruptError(response.error) : new Error(response.error))
+    else job.resolve(response)
   }
 
   private failAll (error: Error): void {

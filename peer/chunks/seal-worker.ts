@@ -1,24 +1,38 @@
-// Worker side of seal-pool.ts: hashes and seals chunks off the JS thread that answers FUSE.
+// Worker side of seal-pool.ts: hashes and seals chunks, and opens (authenticates and decrypts) runs of
+// blocks, off the JS thread that answers FUSE.
 import { parentPort, workerData } from 'node:worker_threads'
 import { chunkIdOf } from './chunk-id.js'
-import { sealChunk } from './sealed-chunk.js'
+import { ChunkCorruptError, openBlocks, sealChunk } from './sealed-chunk.js'
+import type { BlockRange, ChunkLayout } from './sealed-chunk.js'
 
-export interface SealRequest { readonly job: number, readonly plaintext: Uint8Array }
-export type SealResponse = { readonly job: number, readonly id: Uint8Array, readonly sealed: Uint8Array } | { readonly job: number, readonly error: string }
+export type SealRequest =
+  | { readonly kind: 'seal', readonly job: number, readonly plaintext: Uint8Array }
+  | { readonly kind: 'open', readonly job: number, readonly layout: ChunkLayout, readonly range: BlockRange, readonly sealed: Uint8Array, readonly id: Uint8Array }
+export type SealResponse =
+  | { readonly job: number, readonly id: Uint8Array, readonly sealed: Uint8Array }
+  | { readonly job: number, readonly blocks: Uint8Array[] }
+  | { readonly job: number, readonly error: string, readonly corrupt: boolean }
 
 const { encryptionKey, idKey } = workerData as { encryptionKey: Uint8Array, idKey: Uint8Array }
 const port = parentPort
 if (port === null) throw new Error('seal-worker must run as a worker thread')
 
+/** Transfer (no copy) only buffers that own their memory: a small one may live in Node's shared pool. */
+function owned (bytes: Uint8Array): ArrayBuffer[] {
+  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length ? [bytes.buffer as ArrayBuffer] : []
+}
+
 port.on('message', (request: SealRequest) => {
   try {
+    if (request.kind === 'open') {
+      const blocks = openBlocks(request.layout, request.range, request.sealed, request.id, encryptionKey)
+      port.postMessage({ job: request.job, blocks } satisfies SealResponse, blocks.flatMap(owned))
+      return
+    }
     const id = chunkIdOf(request.plaintext, idKey)
     const sealed = sealChunk(request.plaintext, id, encryptionKey)
-    const response: SealResponse = { job: request.job, id, sealed }
-    // Transfer (no copy) only a buffer that owns its memory: a small one lives in Node's shared pool.
-    const owned = sealed.byteOffset === 0 && sealed.buffer.byteLength === sealed.length
-    port.postMessage(response, owned ? [sealed.buffer as ArrayBuffer] : [])
+    port.postMessage({ job: request.job, id, sealed } satisfies SealResponse, owned(sealed))
   } catch (error) {
-    port.postMessage({ job: request.job, error: String(error) } satisfies SealResponse)
+    port.postMessage({ job: request.job, error: String((error as Error).message ?? error), corrupt: error instanceof ChunkCorruptError } satisfies SealResponse)
   }
 })

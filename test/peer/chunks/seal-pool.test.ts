@@ -4,7 +4,7 @@
 import test from 'brittle'
 import { chunkIdOf } from '../../../peer/chunks/chunk-id.js'
 import { SealPool } from '../../../peer/chunks/seal-pool.js'
-import { CHUNK_BYTES, openChunk } from '../../../peer/chunks/sealed-chunk.js'
+import { CHUNK_BYTES, ChunkCorruptError, blockSpan, openBlocks, openChunk, parseHeader, sealChunk } from '../../../peer/chunks/sealed-chunk.js'
 import { newKeys, patterned, sameBytes, tempStore } from './fixtures.js'
 
 test('pool output is the keyed-hash id and a sealed chunk that opens', async (t) => {
@@ -32,4 +32,34 @@ test('a store sealing on the pool round-trips and dedupes', async (t) => {
   sameBytes(t, await store.read(first!, 1000, 200_000), plaintext.subarray(1000, 201_000))
   await store.verify(first!)
   t.is((await store.stats()).chunks, 1)
+})
+
+test('the pool opens runs of blocks as the JS thread does, and refuses altered ones', async (t) => {
+  const keys = newKeys()
+  const pool = new SealPool(keys, 1)
+  t.teardown(async () => { await pool.close() }, { order: 1 })
+  const plaintext = patterned(CHUNK_BYTES, 3)
+  const id = chunkIdOf(plaintext, keys.idKey)
+  const sealed = sealChunk(plaintext, id, keys.encryptionKey)
+  const layout = parseHeader(sealed)
+  const range = blockSpan(layout, 4, 20)
+  const slice = (): Buffer => Buffer.from(sealed.subarray(range.sealedOffset, range.sealedOffset + range.sealedBytes))
+  const fromPool = await pool.open(layout, range, slice(), id)
+  const inline = openBlocks(layout, range, slice(), id, keys.encryptionKey)
+  t.is(fromPool.length, 20)
+  sameBytes(t, Buffer.concat(fromPool), Buffer.concat(inline), 'the same plaintext blocks')
+  const altered = slice()
+  altered[100]! ^= 1
+  await t.exception(pool.open(layout, range, altered, id), ChunkCorruptError, 'an altered block is refused as corrupt')
+})
+
+test('a store with a pool reads long runs (read-ahead) through it, correctly', async (t) => {
+  const keys = newKeys()
+  const pool = new SealPool(keys, 1)
+  t.teardown(async () => { await pool.close() }, { order: 1 })
+  const { store } = await tempStore(t, { ...keys, sealPool: pool })
+  const plaintext = patterned(CHUNK_BYTES, 11)
+  const id = await store.put(plaintext)
+  sameBytes(t, Buffer.concat(await store.readBlocks(id, 0, 64)), plaintext, 'all 64 blocks, opened on the worker')
+  sameBytes(t, await store.read(id, 70_000, 5000), plaintext.subarray(70_000, 75_000), 'a short read, opened here')
 })
