@@ -71,7 +71,7 @@ export class Daemon {
     this.options.log(`peer ${this.peer.id} mounted ${this.fuse.mountpoint}`)
   }
 
-  /** Commits open files, unmounts, snapshots and closes; safe to call more than once. */
+  /** Commits open files, unmounts, and closes the metadata log and chunk store; safe to call more than once. */
   async stop (): Promise<void> {
     this.stopping ??= this.stopOnce()
     await this.stopping
