@@ -28,8 +28,8 @@ export interface PeerInfo {
 
 export class Daemon {
   private readonly options: DaemonOptions
-  private metadata!: ReplicatedMetadata
-  private chunks!: LocalChunks
+  private metadata: ReplicatedMetadata | undefined
+  private chunks: LocalChunks | undefined
   private mount!: Mount
   private fuse: FuseMount | null = null
   private control: net.Server | null = null
@@ -41,27 +41,38 @@ export class Daemon {
     this.options = options
   }
 
+  /** Starts everything; if any step fails, what was already started is closed again before rethrowing. */
   async start (): Promise<void> {
+    try {
+      await this.startSteps()
+    } catch (error) {
+      await this.closeStarted().catch(() => {})
+      throw error
+    }
+  }
+
+  private async startSteps (): Promise<void> {
     const dir = dataDir(this.options.data)
     const keys = deriveClusterKeys(await readSecret(dir.secretFile))
     this.peer = JSON.parse(await readFile(dir.peerFile, 'utf8')) as PeerInfo
     let chunks: LocalChunks | null = null
-    this.metadata = await ReplicatedMetadata.open({
+    const metadata = await ReplicatedMetadata.open({
       directory: dir.metadataDirectory,
       peerId: this.peer.id,
       rootTimeNs: nowNs(),
       onFreedChunks: (keys) => chunks?.collect(keys),
       onFatal: (error) => { this.options.log(`metadata storage failed, stopping: ${String(error)}`); process.exitCode = 1; void this.stop() }
     })
+    this.metadata = metadata
     chunks = await LocalChunks.open({
       directory: dir.chunkDirectory, encryptionKey: keys.chunkEncryption, idKey: keys.chunkId, cacheBytesMax: this.options.cacheBytesMax
-    }, () => this.metadata.state)
+    }, () => metadata.state)
     this.chunks = chunks
     // Files this peer held open when it last stopped are closed now; their chunks may be garbage.
-    await this.metadata.propose({ type: 'purgeOrphans' })
-    const garbage = await this.chunks.collectUnreferenced()
+    await metadata.propose({ type: 'purgeOrphans' })
+    const garbage = await chunks.collectUnreferenced()
     if (garbage > 0) this.options.log(`removed ${garbage} unreferenced chunks`)
-    this.mount = createOperations(this.metadata, this.chunks, this.options.log)
+    this.mount = createOperations(metadata, chunks, this.options.log)
     await clearStaleMount(this.options.mount)
     this.fuse = await FuseMount.mount(this.options.mount, this.mount.operations, {
       extraOptions: this.options.allowOther ? ['allow_other'] : [],
@@ -77,8 +88,10 @@ export class Daemon {
     await this.stopping
   }
 
+  /** Answered only once start() has finished (the control socket opens last). */
   status (): Record<string, unknown> {
-    const raft = this.metadata.status()
+    const metadata = this.metadata!
+    const raft = metadata.status()
     const peers = [...raft.members.voters.map((id) => ({ id, role: id === raft.leader ? 'leader' : 'follower' })),
       ...raft.members.learners.map((id) => ({ id, role: 'learner' }))].map((peer) => ({ ...peer, state: 'up' }))
     return {
@@ -91,8 +104,8 @@ export class Daemon {
       peers,
       mountpoint: this.fuse?.mountpoint ?? null,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-      metadata: { inodes: this.metadata.state.inodes.size, ...raft.storage },
-      chunks: this.chunks.stats()
+      metadata: { inodes: metadata.state.inodes.size, ...raft.storage },
+      chunks: this.chunks!.stats()
     }
   }
 
@@ -108,17 +121,26 @@ export class Daemon {
       await this.mount.commitAll().catch((error: unknown) => this.options.log(`committing open files failed: ${String(error)}`))
       await this.fuse.unmount()
     }
-    await this.metadata.close()
-    await this.chunks.close()
+    await this.closeStarted()
+  }
+
+  private async closeStarted (): Promise<void> {
+    if (this.metadata !== undefined) await this.metadata.close()
+    if (this.chunks !== undefined) await this.chunks.close()
   }
 }
 
-/** A daemon killed with -9 leaves its mountpoint dead ("Transport endpoint is not connected"). */
+/**
+ * Checks the mountpoint, clearing a dead mount a daemon killed with -9 left behind ("Transport endpoint
+ * is not connected").
+ */
 async function clearStaleMount (mountpoint: string): Promise<void> {
   try {
-    await stat(mountpoint)
+    if (!(await stat(mountpoint)).isDirectory()) throw new Error(`mountpoint ${mountpoint} is not a directory`)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOTCONN') await unmountPath(mountpoint)
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOTCONN') await unmountPath(mountpoint)
+    else if (code === 'ENOENT') throw new Error(`mountpoint ${mountpoint} does not exist (create it: mkdir -p ${mountpoint})`)
     else throw error
   }
 }

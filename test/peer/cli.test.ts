@@ -56,3 +56,13 @@ test('usage errors exit 2 with help; --help exits 0', async (t) => {
   t.is(help.code, 0)
   t.ok(help.stdout.includes('--allow-other'))
 })
+
+test('up with a missing mountpoint fails fast with a clear message', async (t) => {
+  const base = await tempDirectory()
+  t.teardown(async () => { await sh(`rm -rf ${base}`) })
+  const data = path.join(base, 'data')
+  await sh(`node ${CLI} init --data ${data}`)
+  const up = await sh(`timeout 20 node ${CLI} up --data ${data} --mount ${path.join(base, 'nowhere')}`)
+  t.is(up.code, 1, 'exit 1, not a hang (timeout would be 124)')
+  t.ok(up.stderr.includes('does not exist (create it: mkdir -p'), 'the error says how to fix it')
+})
