@@ -4,7 +4,7 @@ import { Errno, FsError } from '../native/errno.js'
 import type { FuseOperations, Opened, StatFs, TimeChange } from '../native/fuse.js'
 import type { AttributeChanges, Command } from '../metadata/fs/commands.js'
 import type { FileId, Inode } from '../metadata/fs/inode.js'
-import { NAME_BYTES_MAX, PERMISSION_BITS, S_IFDIR, S_IFMT, S_IFREG, XATTR_NAME_BYTES_MAX, XATTR_VALUE_BYTES_MAX, fileType, isDirectory } from '../metadata/fs/inode.js'
+import { NAME_BYTES_MAX, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFREG, XATTR_NAME_BYTES_MAX, XATTR_VALUE_BYTES_MAX, fileType, isDirectory } from '../metadata/fs/inode.js'
 import { Handles } from './handles.js'
 import type { OpenFile } from './open-file.js'
 import { resolve, resolveParent } from './path-resolver.js'
@@ -220,7 +220,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     },
     async readlink (path) {
       const inode = inodeAt(path)
-      if (fileType(inode.mode) !== 0o120000) throw new FsError(Errno.EINVAL)
+      if (fileType(inode.mode) !== S_IFLNK) throw new FsError(Errno.EINVAL)
       return inode.target
     },
     async chown (path, uid, gid) {
@@ -236,7 +236,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       const { parent, name } = resolveParent(state(), path)
       checkName(name)
       const type = fileType(mode)
-      if (type === S_IFDIR || type === 0o120000) throw new FsError(Errno.EINVAL)
+      if (type === S_IFDIR || type === S_IFLNK) throw new FsError(Errno.EINVAL)
       await propose({ type: 'create', parent, name, mode: (type === 0 ? S_IFREG : type) | (mode & PERMISSION_BITS), rdev: device, uid: caller.uid, gid: caller.gid, nowNs: nowNs() })
     },
     async setxattr (path, name, value, flags) {
@@ -298,7 +298,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     async mkdir (path, mode, caller) {
       const { parent, name } = resolveParent(state(), path)
       checkName(name)
-      await propose({ type: 'mkdir', parent, name, mode: mode & PERMISSION_BITS & ~S_IFMT, uid: caller.uid, gid: caller.gid, nowNs: nowNs() })
+      await propose({ type: 'mkdir', parent, name, mode: mode & PERMISSION_BITS, uid: caller.uid, gid: caller.gid, nowNs: nowNs() })
     }
   }
 

@@ -81,8 +81,4 @@ export class Handles {
   openFiles (): OpenFile[] {
     return [...this.files.values()]
   }
-
-  get openCount (): number {
-    return this.byFd.size
-  }
 }

@@ -11,10 +11,6 @@ export class WriteBudget {
     this.bytesMax = bytesMax
   }
 
-  get used (): number {
-    return this.bytesUsed
-  }
-
   get exhausted (): boolean {
     return this.bytesUsed >= this.bytesMax
   }

@@ -31,14 +31,6 @@ export function hash (input: Uint8Array, key?: Uint8Array): Buffer {
   return output
 }
 
-/** BLAKE2b-256 over several inputs as if concatenated, without copying them together. */
-export function hashParts (inputs: Uint8Array[], key?: Uint8Array): Buffer {
-  const output = Buffer.allocUnsafe(HASH_BYTES)
-  if (key === undefined) sodium.crypto_generichash_batch(output, inputs)
-  else sodium.crypto_generichash_batch(output, inputs, key)
-  return output
-}
-
 /** Derives an independent 32-byte key for `purpose` from a master secret (keyed BLAKE2b). */
 export function deriveKey (secret: Uint8Array, purpose: string): Buffer {
   return hash(Buffer.from('swarmfs-key-v1:' + purpose), secret)

@@ -22,8 +22,3 @@ const NAMES = new Map(Object.entries(Errno).map(([name, value]) => [value, name]
 export function errnoName (errno: number): string {
   return NAMES.get(errno) ?? `errno ${errno}`
 }
-
-/** Throws FsError(errno) — shorthand for guard clauses. */
-export function fail (errno: number, message?: string): never {
-  throw new FsError(errno, message)
-}

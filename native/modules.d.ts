@@ -13,10 +13,8 @@ declare module 'sodium-native' {
     message: Uint8Array, secretNonce: null, ciphertext: Uint8Array, additionalData: Uint8Array | null,
     publicNonce: Uint8Array, key: Uint8Array): number
   export function crypto_generichash (output: Uint8Array, input: Uint8Array, key?: Uint8Array): void
-  export function crypto_generichash_batch (output: Uint8Array, inputs: Uint8Array[], key?: Uint8Array): void
   export function randombytes_buf (buffer: Uint8Array): void
   export function sodium_memcmp (a: Uint8Array, b: Uint8Array): boolean
-  export function sodium_malloc (size: number): Buffer
 }
 
 declare module 'node-gyp-build' {
