@@ -77,8 +77,9 @@ export class RaftStorage implements WritableStorage {
     const commit = Math.min(Math.max(hardState.commit, snapshot.metadata.index), lastIndex)
     const storage = new RaftStorage(directory, wal, snapshot, { ...hardState, commit }, entries)
     if (hardState.term !== saved.term) storage.track(saveHardState(directory, toDisk(storage.hardState)))
-    if (storage.lastIndex() === 0) {
+    if (storage.lastIndex() === 0 && founders.length > 0) {
       // A fresh directory, or one whose bootstrap was cut short by a crash (either write may be missing).
+      // A peer joining an existing group has no founders: its log arrives from the leader.
       storage.append([bootstrapEntry(founders)])
       storage.setHardState({ term: Math.max(1, storage.hardState.term), vote: storage.hardState.vote, commit: 1 })
     }

@@ -8,6 +8,8 @@ import { decodeCommand, encodeCommand } from './fs/commands.js'
 import { decodeSnapshot, encodeSnapshot } from './fs/snapshot.js'
 import { FsState } from './fs/state.js'
 import type { ApplyResult } from './fs/state.js'
+import { Errno, FsError } from '../native/errno.js'
+import { RaftError } from './raft/errors.js'
 import { RaftNode } from './raft/node-api.js'
 import type { NodeStatus } from './raft/node-api.js'
 import { Rng } from './raft/rng.js'
@@ -20,8 +22,16 @@ const ELECTION_TICKS = 10
 /** A proposal without a leader fails after this many ticks (10 s): the mount answers EAGAIN. */
 const WAIT_TICKS_MAX = 100
 const RETRY_TICKS = 10
+const INFLIGHT_BYTES_MAX = 4 * 1024 * 1024
 const SNAPSHOT_ENTRIES = 50_000
 const KEEP_ENTRIES = 5_000
+
+// Raft's operating errors as the errnos a FUSE caller sees: without a quorum the cluster times out.
+function asFsError (error: unknown): never {
+  if (!(error instanceof RaftError)) throw error
+  const unavailable = error.code === 'NO_LEADER' || error.code === 'TIMEOUT'
+  throw new FsError(unavailable ? Errno.ETIMEDOUT : error.code === 'PROPOSAL_DROPPED' ? Errno.EAGAIN : Errno.EIO, error.message)
+}
 
 const resultCodec = {
   encode (result: ApplyResult): Uint8Array {
@@ -39,6 +49,8 @@ const ALONE: Transport = { send () {}, onMessage () {} }
 export interface ReplicatedMetadataOptions {
   directory: string
   peerId: string
+  /** The peer that founds a group bootstraps it as its only voter; a joining peer starts empty. */
+  founder: boolean
   rootTimeNs: bigint
   transport?: Transport
   /** Chunk ids that no file references any more, after each applied command (garbage collection). */
@@ -61,7 +73,8 @@ export class ReplicatedMetadata {
     this.state = new FsState(options.rootTimeNs)
     const onFreedChunks = options.onFreedChunks ?? (() => {})
     this.node = new RaftNode({
-      raft: { id: options.peerId, electionTicks: ELECTION_TICKS, heartbeatTicks: 1 },
+      // Appends in flight per follower are bounded in bytes so heartbeats never queue behind many MiB.
+      raft: { id: options.peerId, electionTicks: ELECTION_TICKS, heartbeatTicks: 1, inflightBytesMax: INFLIGHT_BYTES_MAX },
       storage,
       rng: new Rng(Math.floor(Math.random() * 0x100000000)),
       transport: options.transport ?? ALONE,
@@ -88,24 +101,49 @@ export class ReplicatedMetadata {
     this.timer = setInterval(() => this.node.tick(), TICK_MS)
   }
 
-  /** Opens (or bootstraps, as a group of one) the replicated metadata of this peer. */
+  /**
+   * Opens the replicated metadata of this peer: a founder bootstraps a group of one and leads at once;
+   * a joining peer waits (see caughtUp) until the leader has added it and sent it the state.
+   */
   static async open (options: ReplicatedMetadataOptions): Promise<ReplicatedMetadata> {
-    const storage = await RaftStorage.open(options.directory, [options.peerId])
+    const storage = await RaftStorage.open(options.directory, options.founder ? [options.peerId] : [])
     const metadata = new ReplicatedMetadata(options, storage)
-    if (storage.initialState().confState.voters.length <= 1) metadata.node.raw.campaign() // alone: lead at once
+    const { voters } = storage.initialState().confState
+    if (voters.length === 1 && voters[0] === options.peerId) metadata.node.raw.campaign() // alone: lead at once
     metadata.node.process()
-    await metadata.waitForLeader()
     return metadata
   }
 
+  /** Resolves once a leader is known and every entry committed before the call is applied here. */
+  async caughtUp (): Promise<void> {
+    await this.node.readBarrier()
+  }
+
+  /** Whether this peer is a member (voter or learner) of the group as it knows it. */
+  isMember (): boolean {
+    const { voters, learners } = this.node.status().members
+    return voters.includes(this.peerId) || learners.includes(this.peerId)
+  }
+
+  /** Replicates `command`; a group that can't commit it within the bound fails with ETIMEDOUT. */
   async propose (command: Command): Promise<ApplyResult> {
     const requestId = `${this.peerId}/${this.incarnation}/${++this.requestSequence}`
-    return resultCodec.decode(await this.node.propose(encodeCommand(command), requestId))
+    return resultCodec.decode(await this.node.propose(encodeCommand(command), requestId).catch(asFsError))
   }
 
   /** Resolves once every change applied here so far is committed (durable on a quorum, or on disk alone). */
   async sync (): Promise<void> {
-    await this.node.durable()
+    await this.node.durable().catch(asFsError)
+  }
+
+  /**
+   * Close-to-open: resolves once every change committed anywhere before the call is applied here. In a
+   * partition without a quorum it gives up after the bound and the local state (possibly stale) is used.
+   */
+  async refresh (): Promise<void> {
+    await this.node.readBarrier().catch((error: unknown) => {
+      if (!(error instanceof RaftError) || error.code === 'STOPPED') throw asFsError(error)
+    })
   }
 
   status (): NodeStatus & { storage: ReturnType<RaftStorage['stats']> } {
@@ -116,10 +154,5 @@ export class ReplicatedMetadata {
     clearInterval(this.timer)
     this.node.stop()
     await this.storage.close()
-  }
-
-  /** Resolves once a leader is known and every entry committed before now is applied here (ReadIndex). */
-  private async waitForLeader (): Promise<void> {
-    await this.node.readBarrier()
   }
 }

@@ -30,7 +30,16 @@ export interface Mount {
   commitAll (): Promise<void>
 }
 
-export function createOperations (metadata: MetadataService, chunks: ChunkService, log: (line: string) => void, budget = new WriteBudget(WRITE_BUFFER_BYTES_MAX)): Mount {
+export interface MountOptions {
+  /** This peer's id, named as the holder of files unlinked while open here (only its release frees them). */
+  peerId: string
+  /** Other peers share the filesystem: close commits before returning, open refreshes first. */
+  closeToOpen: boolean
+  log: (line: string) => void
+}
+
+export function createOperations (metadata: MetadataService, chunks: ChunkService, options: MountOptions, budget = new WriteBudget(WRITE_BUFFER_BYTES_MAX)): Mount {
+  const { peerId, log } = options
   const handles = new Handles(metadata, chunks, budget)
   const writeback = new Writeback(WRITEBACK_FILES_MAX, (error) => { log(`writeback of a closed file failed: ${String(error)}`) })
   const cachedVersions = new Map<string, number>()
@@ -176,6 +185,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     },
     async releasedir () {},
     async open (path, flags) {
+      if (options.closeToOpen) await metadata.refresh() // what another peer closed before this open is visible
       return await openHandle(path, fileIdAt(path), flags)
     },
     async create (path, mode, flags, caller) {
@@ -191,7 +201,10 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       return await handles.get(fd).file.write(buffer, position)
     },
     async flush (_path, fd) {
-      handles.get(fd) // close commits in the background (release); errors surface at fsync, as in Linux
+      const { file } = handles.get(fd)
+      // Shared with other peers, close commits before it returns (close-to-open: their next open sees
+      // it). Alone, the last close commits in the background (release); errors surface at fsync.
+      if (options.closeToOpen) await commitFile(file)
     },
     async fsync (_path, _dataOnly, fd) {
       await commitFile(handles.get(fd).file)
@@ -261,7 +274,8 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       if (hiddenNames.delete(path)) return // the last close of an unlinked file: its orphan is released then
       const { parent, name } = resolveParent(state(), path)
       const id = state().lookup(parent, name)
-      await propose({ type: 'unlink', parent, name, keepOpen: id !== undefined && handles.isOpen(id), nowNs: nowNs() })
+      const holder = id !== undefined && handles.isOpen(id) ? peerId : ''
+      await propose({ type: 'unlink', parent, name, holder, nowNs: nowNs() })
     },
     async rmdir (path) {
       const { parent, name } = resolveParent(state(), path)
@@ -272,7 +286,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       if (isHiddenName(target)) {
         // libfuse2 hides a file that is still open instead of unlinking it (see hiddenNames).
         const id = fileIdAt(source)
-        await propose({ type: 'unlink', parent: from.parent, name: from.name, keepOpen: true, nowNs: nowNs() })
+        await propose({ type: 'unlink', parent: from.parent, name: from.name, holder: peerId, nowNs: nowNs() })
         hiddenNames.set(target, id)
         return
       }
@@ -281,7 +295,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       const replaced = state().lookup(to.parent, to.name)
       await propose({
         type: 'rename', parent: from.parent, name: from.name, newParent: to.parent, newName: to.name, flags: 0,
-        keepOpen: replaced !== undefined && handles.isOpen(replaced), nowNs: nowNs()
+        holder: replaced !== undefined && handles.isOpen(replaced) ? peerId : '', nowNs: nowNs()
       })
     },
     async link (source, target) {

@@ -12,6 +12,8 @@ export interface MetadataService {
   propose (command: Command): Promise<ApplyResult>
   /** Resolves once every change applied here so far is durable (fsync, fsyncdir). */
   sync (): Promise<void>
+  /** Resolves once every change committed anywhere before the call is applied here (open: close-to-open). */
+  refresh (): Promise<void>
 }
 
 export interface ChunkService {

@@ -1,16 +1,21 @@
 #!/usr/bin/env node
-// The swarmfs command line: `init` makes a data directory, `up` runs the peer daemon in the foreground
-// with its mount, `status` asks a running daemon, `unmount` detaches a mount (also a dead one).
+// The swarmfs command line: `init` founds a cluster, `invite` and `join` add peers to it, `up` runs the
+// peer daemon in the foreground with its mount, `status` asks a running daemon, `remove` expels a peer,
+// `bootstrap` runs a DHT bootstrap node, `unmount` detaches a mount (also a dead one).
 import './threadpool.js'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { randomBytes } from '../native/crypto.js'
 import { unmountPath } from '../native/fuse.js'
-import { createSecret } from './cluster-keys.js'
+import HyperDHT from 'hyperdht'
+import { runBootstrapNode } from './bootstrap-node.js'
+import { createSecret, readSecret } from './cluster-keys.js'
 import { requestControl } from './control.js'
 import { Daemon } from './daemon.js'
+import type { DaemonOptions } from './daemon.js'
 import { dataDir } from './data-dir.js'
 import { demo } from './demo.js'
+import { decodeInvite, encodeInvite } from './invite.js'
+import type { Address } from './net/network.js'
 
 const CACHE_MB_DEFAULT = 64
 
@@ -20,25 +25,53 @@ const HELP: Record<string, string> = {
 Usage: swarmfs <command> [options]
 
 Commands:
-  init     --data DIR                     create a new cluster and this peer's data directory
-  up       --data DIR --mount MNT         run the peer daemon and mount the filesystem (foreground)
-  status   --data DIR [--json]            show what a running peer is doing
-  unmount  MNT                            unmount a swarmfs mount (also one left by a killed daemon)
-  demo     [--dir DIR]                    run a throwaway peer with a mount under DIR until Ctrl-C
+  init       --data DIR                   create a new cluster and this peer's data directory
+  invite     --data DIR                   print an invite to this peer's cluster (treat it like a key)
+  join       INVITE --data DIR            create a data directory for a new peer of an invited cluster
+  up         --data DIR --mount MNT       run the peer daemon and mount the filesystem (foreground)
+  status     --data DIR [--json]          show what a running peer and its cluster are doing
+  remove     PEER --data DIR              remove a peer from the cluster for good
+  bootstrap  --host ADDR --port N         run a DHT bootstrap node for private networks and tests
+  unmount    MNT                          unmount a swarmfs mount (also one left by a killed daemon)
+  demo       [--dir DIR]                  run a throwaway peer with a mount under DIR until Ctrl-C
 
 Run 'swarmfs <command> --help' for a command's options.`,
   init: `Usage: swarmfs init --data DIR
 
-Creates DIR (mode 0700) with a new random cluster secret (cluster.key, mode 0600) and a peer identity.`,
-  up: `Usage: swarmfs up --data DIR --mount MNT [--allow-other] [--cache-mb N]
+Creates DIR (mode 0700) with a new random cluster secret (cluster.key, mode 0600) and a peer identity
+(peer.key, mode 0600). This peer founds the cluster's metadata group.`,
+  invite: `Usage: swarmfs invite --data DIR
+
+Prints an invite to the cluster of the peer in DIR. Anyone holding it can join the cluster and read its
+files: hand it over like a key.`,
+  join: `Usage: swarmfs join INVITE --data DIR
+
+Creates DIR (mode 0700) for a new peer of the invited cluster. Start it with 'swarmfs up … --bootstrap';
+the cluster's leader admits it as a learner, sends it the metadata, and promotes it to voter while the
+group has fewer than 3 (or 5) voters.`,
+  up: `Usage: swarmfs up --data DIR --mount MNT [--bootstrap HOST:PORT[,…]|public] [--host ADDR]
+                  [--allow-other] [--cache-mb N]
 
 Runs the peer daemon in the foreground and mounts the filesystem at MNT.
+  --bootstrap L   DHT bootstrap nodes to find the cluster's peers through ('public': hyperswarm's public
+                  DHT); without it the peer runs alone and offline (env SWARMFS_BOOTSTRAP)
+  --host ADDR     address the DHT socket binds to and is reachable at (env SWARMFS_HOST)
   --allow-other   let other users use the mount (permissions are still enforced)
   --cache-mb N    plaintext chunk cache size in MiB (default ${CACHE_MB_DEFAULT})
 SIGINT or SIGTERM commits open files, unmounts and exits 0.`,
   status: `Usage: swarmfs status --data DIR [--json]
 
-Prints the state of the peer running on DIR; --json prints one JSON object.`,
+Prints the state of the peer running on DIR and of the peers it knows; --json prints one JSON object
+(id, role, term, leader, peers[{id, role, state, lastHeartbeat, lag}], …). Exit code 3: no peer running.`,
+  remove: `Usage: swarmfs remove PEER --data DIR
+
+Asks the cluster (through the peer running on DIR) to remove PEER (its id, or a unique prefix of it, as
+'swarmfs status' shows) for good: the leader drops it from the metadata group and every peer refuses its
+connections from then on.`,
+  bootstrap: `Usage: swarmfs bootstrap --host ADDR --port N
+
+Runs a hyperswarm DHT bootstrap node at ADDR:N in the foreground (port 0 picks a free port) and prints
+'bootstrap ADDR:PORT'. Point peers at it with 'swarmfs up --bootstrap ADDR:PORT'.`,
   demo: `Usage: swarmfs demo [--dir DIR]
 
 Creates a throwaway peer (data and mount under DIR, default /tmp/swarmfs-demo), mounts it, prints what to
@@ -68,6 +101,9 @@ async function main (argv: string[]): Promise<number> {
       'allow-other': { type: 'boolean', default: false },
       'cache-mb': { type: 'string' },
       dir: { type: 'string', default: '/tmp/swarmfs-demo' },
+      bootstrap: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -77,10 +113,33 @@ async function main (argv: string[]): Promise<number> {
     if (value === undefined) throw new UsageError(`${command} needs --${name}`)
     return value
   }
+  const positional = (what: string): string => {
+    const value = positionals[0]
+    if (value === undefined) throw new UsageError(`${command} needs ${what}`)
+    return value
+  }
   switch (command) {
     case 'init': return await init(required('data'))
-    case 'up': return await up(required('data'), required('mount'), values['allow-other'], cacheBytes(values['cache-mb']))
+    case 'invite': return await invite(required('data'))
+    case 'join': return await join(positional('an invite'), required('data'))
+    case 'up': {
+      const bootstrap = values.bootstrap ?? process.env.SWARMFS_BOOTSTRAP
+      const host = values.host ?? process.env.SWARMFS_HOST
+      return await up({
+        data: required('data'),
+        mount: required('mount'),
+        allowOther: values['allow-other'],
+        cacheBytesMax: cacheBytes(values['cache-mb']),
+        ...(bootstrap !== undefined && bootstrap !== '' ? { bootstrap: bootstrap === 'public' ? 'public' : addresses(bootstrap) } : {}),
+        ...(host !== undefined && host !== '' ? { host } : {})
+      })
+    }
     case 'status': return await status(required('data'), values.json)
+    case 'remove': return await remove(positional('a peer id'), required('data'), values.json)
+    case 'bootstrap': {
+      if (values.host === undefined || values.port === undefined) throw new UsageError('bootstrap needs --host and --port')
+      return await runBootstrapNode(values.host, port(values.port))
+    }
     case 'demo': return await demo(values.dir)
     case 'unmount': {
       const mountpoint = positionals[0] ?? values.mount
@@ -92,6 +151,20 @@ async function main (argv: string[]): Promise<number> {
   return 2
 }
 
+function port (text: string): number {
+  const value = Number(text)
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new UsageError(`'${text}' is not a port number`)
+  return value
+}
+
+function addresses (list: string): Address[] {
+  return list.split(',').map((item) => {
+    const match = /^(.+):(\d+)$/.exec(item.trim())
+    if (match === null) throw new UsageError(`bootstrap address '${item}' is not HOST:PORT`)
+    return { host: match[1]!, port: port(match[2]!) }
+  })
+}
+
 function cacheBytes (text: string | undefined): number {
   const megabytes = text === undefined ? CACHE_MB_DEFAULT : Number(text)
   if (!Number.isInteger(megabytes) || megabytes < 1) throw new UsageError('--cache-mb must be a positive integer')
@@ -99,31 +172,57 @@ function cacheBytes (text: string | undefined): number {
 }
 
 async function init (data: string): Promise<number> {
-  const dir = dataDir(data)
-  await mkdir(dir.root, { recursive: true, mode: 0o700 })
-  await createSecret(dir.secretFile).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'EEXIST') throw new Error(`${dir.root} already holds a cluster (cluster.key exists)`)
-    throw error
-  })
-  const peer = { id: randomBytes(8).toString('hex'), createdAt: new Date().toISOString() }
-  await writeFile(dir.peerFile, JSON.stringify(peer, null, 2) + '\n', { mode: 0o600 })
-  console.log(`initialised ${dir.root}: new cluster, peer ${peer.id}`)
+  const peer = await createPeer(data, { founder: true })
+  console.log(`initialised ${dataDir(data).root}: new cluster, peer ${peer.id}`)
   return 0
 }
 
-async function up (data: string, mount: string, allowOther: boolean, cacheBytesMax: number): Promise<number> {
+async function join (inviteText: string, data: string): Promise<number> {
+  const secret = decodeInvite(inviteText)
+  const peer = await createPeer(data, { founder: false, secret })
+  console.log(`initialised ${dataDir(data).root}: peer ${peer.id} of the invited cluster; start it with swarmfs up --bootstrap …`)
+  return 0
+}
+
+async function invite (data: string): Promise<number> {
+  console.log(encodeInvite(await readSecret(dataDir(data).secretFile)))
+  return 0
+}
+
+/** A data directory with the cluster secret (new, or from an invite), a peer key and peer.json. */
+async function createPeer (data: string, options: { founder: boolean, secret?: Buffer }): Promise<{ id: string }> {
+  const dir = dataDir(data)
+  await mkdir(dir.root, { recursive: true, mode: 0o700 })
+  await createSecret(dir.secretFile, options.secret).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'EEXIST') throw new Error(`${dir.root} already holds a cluster (cluster.key exists)`)
+    throw error
+  })
+  const seed = await createSecret(dir.peerKeyFile)
+  const peer = { id: HyperDHT.keyPair(seed).publicKey.toString('hex'), createdAt: new Date().toISOString(), founder: options.founder }
+  await writeFile(dir.peerFile, JSON.stringify(peer, null, 2) + '\n', { mode: 0o600 })
+  return peer
+}
+
+async function up (options: Omit<DaemonOptions, 'log'>): Promise<number> {
   const log = (line: string): void => { console.error(`${new Date().toISOString()} swarmfs: ${line}`) }
-  const daemon = new Daemon({ data, mount, allowOther, cacheBytesMax, log })
-  await daemon.start()
-  await new Promise<void>((resolve) => {
+  const daemon = new Daemon({ ...options, log })
+  const stopped = new Promise<void>((resolve) => {
     const shutdown = (signal: string): void => {
-      daemon.stop().then(resolve, (error: unknown) => { log(`stopping failed: ${String(error)}`); process.exit(1) })
       log(`${signal}: unmounting`)
+      daemon.stop().then(resolve, (error: unknown) => { log(`stopping failed: ${String(error)}`); process.exit(1) })
     }
     process.once('SIGINT', () => shutdown('SIGINT'))
     process.once('SIGTERM', () => shutdown('SIGTERM'))
   })
+  await daemon.start()
+  await stopped
   log('stopped')
+  return 0
+}
+
+async function remove (peer: string, data: string, json: boolean): Promise<number> {
+  const result = await requestControl(dataDir(data).controlSocket, { op: 'remove', peer }) as { removed: string }
+  console.log(json ? JSON.stringify(result) : `removed ${result.removed} from the cluster`)
   return 0
 }
 
@@ -140,14 +239,22 @@ async function status (data: string, json: boolean): Promise<number> {
   if (json) { console.log(JSON.stringify({ running: true, ...result })); return 0 }
   const metadata = result.metadata as Record<string, number>
   const cache = result.chunks.cache as Record<string, number>
-  const peers = (result.peers as Array<{ id: string, role: string, state: string }>).map((peer) => `${peer.id} ${peer.role} ${peer.state}`)
+  const peers = result.peers as Array<{ id: string, role: string, state: string, self: boolean, lastHeartbeat: string | null, lag: number | null }>
+  const ago = (iso: string | null): string => iso === null ? 'never' : `${Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000))} s ago`
+  const rows = [['PEER', 'ROLE', 'STATE', 'HEARTBEAT', 'LAG'],
+    ...peers.map((peer) => [peer.id.slice(0, 12) + (peer.self ? '*' : ''), peer.role, peer.state, peer.self ? '-' : ago(peer.lastHeartbeat), peer.lag === null ? '?' : String(peer.lag)])]
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
+  const table = rows.map((row) => '  ' + row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd())
   console.log([
-    `peer        ${String(result.id)} (${String(result.role)}, term ${String(result.term)}, leader ${String(result.leader)})`,
+    `peer        ${String(result.id)} (${String(result.role)})`,
+    `leader      ${result.leader === '' ? 'none known' : String(result.leader).slice(0, 12)}, term ${String(result.term)}`,
+    `metadata    commit ${String(result.commitIndex)}, applied ${String(result.appliedIndex)}, ${metadata.inodes} inodes, snapshot at ${metadata.snapshotIndex}`,
+    `members     ${(result.voters as string[]).length} voters, ${(result.learners as string[]).length} learners`,
     `mount       ${String(result.mountpoint)}`,
     `uptime      ${String(result.uptimeSeconds)} s`,
-    `metadata    ${metadata.inodes} inodes, commit ${String(result.commitIndex)}, applied ${String(result.appliedIndex)}, snapshot at ${metadata.snapshotIndex}`,
-    `members     ${peers.join(', ')}`,
-    `cache       ${Math.round((cache.bytes ?? 0) / 1048576)} MiB of ${Math.round((cache.bytesMax ?? 0) / 1048576)} MiB, ${cache.hits ?? 0} hits / ${cache.misses ?? 0} misses`
+    `cache       ${Math.round((cache.bytes ?? 0) / 1048576)} MiB of ${Math.round((cache.bytesMax ?? 0) / 1048576)} MiB, ${cache.hits ?? 0} hits / ${cache.misses ?? 0} misses`,
+    'peers       (* this peer; lag: committed entries not yet applied)',
+    ...table
   ].join('\n'))
   return 0
 }

@@ -20,9 +20,9 @@ export function deriveClusterKeys (secret: Uint8Array): ClusterKeys {
   }
 }
 
-/** Writes a new random secret to `file` (mode 0600); refuses to overwrite an existing one. */
-export async function createSecret (file: string): Promise<Buffer> {
-  const secret = randomBytes(KEY_BYTES)
+/** Writes a new random secret (the cluster's, or a peer's key seed) to `file` (mode 0600); never overwrites one. */
+export async function createSecret (file: string, given?: Buffer): Promise<Buffer> {
+  const secret = given ?? randomBytes(KEY_BYTES)
   const handle = await open(file, 'wx', 0o600)
   try {
     await handle.writeFile(secret.toString('hex') + '\n')
@@ -41,6 +41,6 @@ export async function readSecret (file: string): Promise<Buffer> {
     throw new Error(`${file} is accessible by other users (mode ${(info.mode & 0o777).toString(8)}); run: chmod 600 ${file}`)
   }
   const text = (await readFile(file, 'utf8')).trim()
-  if (!/^[0-9a-f]{64}$/.test(text)) throw new Error(`${file} does not hold a cluster secret`)
+  if (!/^[0-9a-f]{64}$/.test(text)) throw new Error(`${file} does not hold a 32-byte key`)
   return Buffer.from(text, 'hex')
 }

@@ -4,7 +4,7 @@ import { chmod, rm } from 'node:fs/promises'
 import net from 'node:net'
 
 const REQUEST_BYTES_MAX = 64 * 1024
-const CONNECT_TIMEOUT_MS = 5_000
+const ANSWER_TIMEOUT_MS = 20_000 // a removal waits for the cluster to commit it
 
 export type ControlHandler = (request: { op: string, [key: string]: unknown }) => Promise<unknown>
 
@@ -46,7 +46,7 @@ export async function requestControl (socketPath: string, request: { op: string,
   return await new Promise((resolve, reject) => {
     const socket = net.createConnection(socketPath)
     let output = ''
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error('the daemon did not answer in time')) }, CONNECT_TIMEOUT_MS)
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error('the daemon did not answer in time')) }, ANSWER_TIMEOUT_MS)
     socket.setEncoding('utf8')
     socket.on('connect', () => socket.write(JSON.stringify(request) + '\n'))
     socket.on('data', (text: string) => { output += text })

@@ -1,8 +1,10 @@
 // The peer daemon, composition root of swarmfs: it opens the metadata log and the chunk store of a
-// data directory, mounts the filesystem, serves the control socket, and on SIGINT/SIGTERM commits open
-// files, unmounts cleanly and exits 0. The only file in peer/ that imports mount/.
+// data directory, joins the cluster's swarm (when given a bootstrap), mounts the filesystem, serves the
+// control socket, and on SIGINT/SIGTERM commits open files, unmounts cleanly and exits 0. The only file
+// in peer/ that imports mount/.
 import { readFile, stat } from 'node:fs/promises'
 import type net from 'node:net'
+import HyperDHT from 'hyperdht'
 import { FuseMount, unmountPath } from '../native/fuse.js'
 import { ReplicatedMetadata } from '../metadata/replicated-metadata.js'
 import { createOperations } from '../mount/fuse-ops.js'
@@ -12,24 +14,38 @@ import { deriveClusterKeys, readSecret } from './cluster-keys.js'
 import { serveControl } from './control.js'
 import { dataDir } from './data-dir.js'
 import { LocalChunks } from './local-chunks.js'
+import { MembershipKeeper } from './membership-keeper.js'
+import { Network, short } from './net/network.js'
+import type { Address } from './net/network.js'
+import { peerViews } from './peer-views.js'
 
 export interface DaemonOptions {
   data: string
   mount: string
   allowOther: boolean
   cacheBytesMax: number
+  /** DHT bootstrap nodes; 'public' uses hyperswarm's public DHT; undefined runs this peer alone, offline. */
+  bootstrap?: Address[] | 'public'
+  /** Address the DHT binds to (and is reachable at). */
+  host?: string
   log: (line: string) => void
 }
 
 export interface PeerInfo {
   id: string
   createdAt: string
+  /** The peer that created the cluster bootstraps its metadata group; peers that joined start empty. */
+  founder: boolean
 }
+
+const JOIN_LOG_INTERVAL_MS = 10_000
 
 export class Daemon {
   private readonly options: DaemonOptions
   private metadata: ReplicatedMetadata | undefined
   private chunks: LocalChunks | undefined
+  private network: Network | undefined
+  private membership: MembershipKeeper | undefined
   private mount!: Mount
   private fuse: FuseMount | null = null
   private control: net.Server | null = null
@@ -52,37 +68,82 @@ export class Daemon {
   }
 
   private async startSteps (): Promise<void> {
+    const { log } = this.options
     const dir = dataDir(this.options.data)
     const keys = deriveClusterKeys(await readSecret(dir.secretFile))
+    const keyPair = HyperDHT.keyPair(await readSecret(dir.peerKeyFile))
     this.peer = JSON.parse(await readFile(dir.peerFile, 'utf8')) as PeerInfo
+    if (this.peer.id !== keyPair.publicKey.toString('hex')) throw new Error(`${dir.peerFile} does not match ${dir.peerKeyFile}`)
+    await clearStaleMount(this.options.mount)
     let chunks: LocalChunks | null = null
+    const { bootstrap } = this.options
+    if (bootstrap !== undefined) {
+      this.network = new Network({
+        keyPair,
+        topic: keys.topic,
+        authKey: keys.connectionAuth,
+        ...(bootstrap !== 'public' ? { bootstrap } : {}),
+        ...(this.options.host !== undefined ? { host: this.options.host } : {}),
+        isRemoved: (peerId) => this.metadata?.state.removedPeers.has(peerId) === true,
+        localBeat: () => {
+          const s = this.metadata?.status()
+          return { term: s?.term ?? 0, commit: s?.commit ?? 0, applied: s?.applied ?? 0 }
+        },
+        log
+      })
+      await this.network.start()
+    } else if (!this.peer.founder) {
+      throw new Error('this peer joined a cluster: start it with --bootstrap HOST:PORT[,…] (or --bootstrap public) so it can reach the others')
+    }
     const metadata = await ReplicatedMetadata.open({
       directory: dir.metadataDirectory,
       peerId: this.peer.id,
+      founder: this.peer.founder,
       rootTimeNs: nowNs(),
+      ...(this.network !== undefined ? { transport: this.network } : {}),
       onFreedChunks: (keys) => chunks?.collect(keys),
-      onFatal: (error) => { this.options.log(`metadata storage failed, stopping: ${String(error)}`); process.exitCode = 1; void this.stop() }
+      onFatal: (error) => { log(`metadata storage failed, stopping: ${String(error)}`); process.exitCode = 1; void this.stop() }
     })
     this.metadata = metadata
+    if (this.network !== undefined) this.membership = new MembershipKeeper(metadata, this.network, log)
+    await this.catchUp(metadata)
     chunks = await LocalChunks.open({
       directory: dir.chunkDirectory, encryptionKey: keys.chunkEncryption, idKey: keys.chunkId, cacheBytesMax: this.options.cacheBytesMax
     }, () => metadata.state)
     this.chunks = chunks
     // Files this peer held open when it last stopped are closed now; their chunks may be garbage.
-    await metadata.propose({ type: 'purgeOrphans' })
+    await metadata.propose({ type: 'purgeOrphans', holder: this.peer.id })
     const garbage = await chunks.collectUnreferenced()
-    if (garbage > 0) this.options.log(`removed ${garbage} unreferenced chunks`)
-    this.mount = createOperations(metadata, chunks, this.options.log)
-    await clearStaleMount(this.options.mount)
+    if (garbage > 0) log(`removed ${garbage} unreferenced chunks`)
+    this.mount = createOperations(metadata, chunks, { peerId: this.peer.id, closeToOpen: this.network !== undefined, log })
     this.fuse = await FuseMount.mount(this.options.mount, this.mount.operations, {
       extraOptions: this.options.allowOther ? ['allow_other'] : [],
-      onError: (operation, error) => this.options.log(`unexpected error in ${operation}: ${(error as Error).stack ?? String(error)}`)
+      onError: (operation, error) => log(`unexpected error in ${operation}: ${(error as Error).stack ?? String(error)}`)
     })
-    this.control = await serveControl(dir.controlSocket, async (request) => await this.handleControl(request.op))
-    this.options.log(`peer ${this.peer.id} mounted ${this.fuse.mountpoint}`)
+    this.control = await serveControl(dir.controlSocket, async (request) => await this.handleControl(request))
+    log(`peer ${short(this.peer.id)} mounted ${this.fuse.mountpoint}`)
   }
 
-  /** Commits open files, unmounts, and closes the metadata log and chunk store; safe to call more than once. */
+  /** Waits until this peer is a member with the group's current state (at once for a founder alone). */
+  private async catchUp (metadata: ReplicatedMetadata): Promise<void> {
+    let lastLog = 0
+    for (;;) {
+      if (this.stopping !== null) throw new Error('stopped while joining the cluster')
+      try {
+        if (metadata.isMember()) {
+          await metadata.caughtUp()
+          return
+        }
+      } catch {}
+      if (Date.now() - lastLog >= JOIN_LOG_INTERVAL_MS) {
+        lastLog = Date.now()
+        this.options.log(metadata.isMember() ? 'waiting for a leader to catch up with the cluster' : `waiting to be admitted to the cluster as ${short(this.peer.id)}`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+  }
+
+  /** Commits open files, unmounts, and closes the network, metadata log and chunk store; safe to call more than once. */
   async stop (): Promise<void> {
     this.stopping ??= this.stopOnce()
     await this.stopping
@@ -92,16 +153,18 @@ export class Daemon {
   status (): Record<string, unknown> {
     const metadata = this.metadata!
     const raft = metadata.status()
-    const peers = [...raft.members.voters.map((id) => ({ id, role: id === raft.leader ? 'leader' : 'follower' })),
-      ...raft.members.learners.map((id) => ({ id, role: 'learner' }))].map((peer) => ({ ...peer, state: 'up' }))
+    const views = peerViews(this.peer.id, raft, metadata.node.raw.status().progress, this.network)
     return {
       id: this.peer.id,
-      role: raft.role,
+      role: views.find((view) => view.id === this.peer.id)?.role ?? 'none',
       term: raft.term,
       leader: raft.leader,
       commitIndex: raft.commit,
       appliedIndex: raft.applied,
-      peers,
+      voters: raft.members.voters,
+      learners: raft.members.learners,
+      peers: views,
+      network: this.network === undefined ? null : { ...this.network.stats },
       mountpoint: this.fuse?.mountpoint ?? null,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       metadata: { inodes: metadata.state.inodes.size, ...raft.storage },
@@ -109,10 +172,27 @@ export class Daemon {
     }
   }
 
-  private async handleControl (op: string): Promise<unknown> {
-    if (op === 'status') return this.status()
-    if (op === 'stop') { setImmediate(() => { this.stop().then(() => process.exit(0), () => process.exit(1)) }); return { stopping: true } }
-    throw new Error(`unknown request: ${op}`)
+  private async handleControl (request: { op: string, [key: string]: unknown }): Promise<unknown> {
+    switch (request.op) {
+      case 'status': return this.status()
+      case 'remove': return await this.remove(request.peer)
+      case 'stop': setImmediate(() => { this.stop().then(() => process.exit(0), () => process.exit(1)) }); return { stopping: true }
+    }
+    throw new Error(`unknown request: ${request.op}`)
+  }
+
+  /** Removes a peer from the cluster for good: the leader drops it from the group and every peer refuses it. */
+  private async remove (prefix: unknown): Promise<unknown> {
+    if (typeof prefix !== 'string' || !/^[0-9a-f]{4,64}$/.test(prefix)) throw new Error('remove needs a peer id (at least 4 hex digits of it)')
+    const { voters, learners } = this.metadata!.status().members
+    const candidates = new Set([...voters, ...learners, ...(this.network?.knownPeers() ?? [])].filter((id) => id.startsWith(prefix)))
+    if (prefix.length === 64) candidates.add(prefix)
+    if (candidates.size !== 1) throw new Error(candidates.size === 0 ? `no peer ${prefix} is known` : `${prefix} names ${candidates.size} peers; give more digits`)
+    const [peerId] = candidates as unknown as [string]
+    if (peerId === this.peer.id) throw new Error('a peer cannot remove itself: run swarmfs remove on another peer')
+    const result = await this.metadata!.propose({ type: 'removePeer', peerId })
+    if (result.errno !== 0) throw new Error(`remove failed with errno ${result.errno}`)
+    return { removed: peerId }
   }
 
   private async stopOnce (): Promise<void> {
@@ -125,7 +205,9 @@ export class Daemon {
   }
 
   private async closeStarted (): Promise<void> {
+    this.membership?.stop()
     if (this.metadata !== undefined) await this.metadata.close()
+    if (this.network !== undefined) await this.network.close()
     if (this.chunks !== undefined) await this.chunks.close()
   }
 }

@@ -5,6 +5,7 @@ export interface DataDir {
   root: string
   secretFile: string
   peerFile: string
+  peerKeyFile: string
   metadataDirectory: string
   chunkDirectory: string
   controlSocket: string
@@ -16,6 +17,7 @@ export function dataDir (root: string): DataDir {
     root: absolute,
     secretFile: path.join(absolute, 'cluster.key'),
     peerFile: path.join(absolute, 'peer.json'),
+    peerKeyFile: path.join(absolute, 'peer.key'),
     metadataDirectory: path.join(absolute, 'metadata'),
     chunkDirectory: path.join(absolute, 'chunks'),
     controlSocket: path.join(absolute, 'control.sock')

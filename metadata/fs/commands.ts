@@ -8,7 +8,10 @@ export const RENAME_NOREPLACE = 1
 export const RENAME_EXCHANGE = 2
 export const XATTR_CREATE = 1
 export const XATTR_REPLACE = 2
-const COMMAND_VERSION = 1
+/** Peer ids are lowercase hex public keys today (64 bytes); the bound leaves room for another kind. */
+export const PEER_ID_BYTES_MAX = 128
+// Version 2: unlink/rename name the holding peer, purgeOrphans names its peer, removePeer added.
+const COMMAND_VERSION = 2
 const CHUNK_ID_BYTES = 32
 const CHUNK_UPDATES_MAX = 1 << 20
 
@@ -20,10 +23,14 @@ export type Command =
   | { type: 'mkdir', parent: FileId, name: string, mode: number } & Owner & Timed
   | { type: 'symlink', parent: FileId, name: string, target: string } & Owner & Timed
   | { type: 'link', fileId: FileId, parent: FileId, name: string } & Timed
-  /** keepOpen: the proposing peer still has the file open, so an unlinked inode waits for `release`. */
-  | { type: 'unlink', parent: FileId, name: string, keepOpen: boolean } & Timed
+  /**
+   * holder: the id of the peer that still has the file open ('' if none). If this removes the last
+   * name, the inode lives on as that peer's orphan until its `release` or its `purgeOrphans`.
+   */
+  | { type: 'unlink', parent: FileId, name: string, holder: string } & Timed
   | { type: 'rmdir', parent: FileId, name: string } & Timed
-  | { type: 'rename', parent: FileId, name: string, newParent: FileId, newName: string, flags: number, keepOpen: boolean } & Timed
+  /** holder: as for unlink, for the file that the rename replaces. */
+  | { type: 'rename', parent: FileId, name: string, newParent: FileId, newName: string, flags: number, holder: string } & Timed
   | { type: 'setattr', fileId: FileId, changes: AttributeChanges } & Timed
   | { type: 'setxattr', fileId: FileId, name: string, value: Buffer, flags: number } & Timed
   | { type: 'removexattr', fileId: FileId, name: string } & Timed
@@ -31,8 +38,10 @@ export type Command =
   | { type: 'commitChunks', fileId: FileId, size: number, updates: ChunkUpdate[], mtimeNs: bigint } & Timed
   /** The last handle of an unlinked-while-open file closed: free it. */
   | { type: 'release', fileId: FileId }
-  /** A peer restarted: files it kept open after unlink are closed now. */
-  | { type: 'purgeOrphans' }
+  /** Peer `holder` restarted: the files it kept open after unlink are closed now; other peers' stay. */
+  | { type: 'purgeOrphans', holder: string }
+  /** `swarmfs remove PEER`: the peer is refused for good; files it held open are released. Idempotent. */
+  | { type: 'removePeer', peerId: string }
 
 export interface AttributeChanges {
   mode?: number
@@ -49,7 +58,7 @@ export interface ChunkUpdate { index: number, ref: ChunkRef | null }
 export class DecodeError extends Error {}
 
 const TYPES = ['create', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr',
-  'removexattr', 'commitChunks', 'release', 'purgeOrphans'] as const
+  'removexattr', 'commitChunks', 'release', 'purgeOrphans', 'removePeer'] as const // append only: the index is the wire id
 
 function boundedString (limit: number): c.Encoder<string> {
   return {
@@ -63,6 +72,8 @@ function boundedString (limit: number): c.Encoder<string> {
   }
 }
 const name = boundedString(NAME_BYTES_MAX)
+/** A peer id, or '' where a field allows "no peer" (an unlink's holder). */
+export const peerIdCodec = boundedString(PEER_ID_BYTES_MAX)
 const target = boundedString(SYMLINK_BYTES_MAX)
 const xattrName = boundedString(XATTR_NAME_BYTES_MAX)
 
@@ -134,9 +145,9 @@ const FIELDS: Record<Command['type'], Array<[string, FieldCodec]>> = {
   mkdir: [['parent', safeUint], ['name', name], ['mode', safeUint], ['uid', safeUint], ['gid', safeUint], ['nowNs', c.bigint]],
   symlink: [['parent', safeUint], ['name', name], ['target', target], ['uid', safeUint], ['gid', safeUint], ['nowNs', c.bigint]],
   link: [['fileId', safeUint], ['parent', safeUint], ['name', name], ['nowNs', c.bigint]],
-  unlink: [['parent', safeUint], ['name', name], ['keepOpen', c.bool], ['nowNs', c.bigint]],
+  unlink: [['parent', safeUint], ['name', name], ['holder', peerIdCodec], ['nowNs', c.bigint]],
   rmdir: [['parent', safeUint], ['name', name], ['nowNs', c.bigint]],
-  rename: [['parent', safeUint], ['name', name], ['newParent', safeUint], ['newName', name], ['flags', safeUint], ['keepOpen', c.bool], ['nowNs', c.bigint]],
+  rename: [['parent', safeUint], ['name', name], ['newParent', safeUint], ['newName', name], ['flags', safeUint], ['holder', peerIdCodec], ['nowNs', c.bigint]],
   setattr: [['fileId', safeUint], ['changes', changesCodec], ['nowNs', c.bigint]],
   setxattr: [['fileId', safeUint], ['name', xattrName], ['value', boundedBuffer(XATTR_VALUE_BYTES_MAX)], ['flags', safeUint], ['nowNs', c.bigint]],
   removexattr: [['fileId', safeUint], ['name', xattrName], ['nowNs', c.bigint]],
@@ -146,7 +157,8 @@ const FIELDS: Record<Command['type'], Array<[string, FieldCodec]>> = {
     decode (state) { return { index: safeUint.decode(state), ref: optionalChunkRef.decode(state) } }
   }, CHUNK_UPDATES_MAX)], ['mtimeNs', c.bigint], ['nowNs', c.bigint]],
   release: [['fileId', safeUint]],
-  purgeOrphans: []
+  purgeOrphans: [['holder', peerIdCodec]],
+  removePeer: [['peerId', peerIdCodec]]
 }
 
 function boundedBuffer (limit: number): c.Encoder<Buffer> {

@@ -1,12 +1,13 @@
 // FsState ⇄ bytes: the whole applied state as one compact-encoding record, used for snapshots (log
 // compaction, restart, and later for Raft InstallSnapshot). Versioned and bounds-checked on decode.
 import c from 'compact-encoding'
-import { DecodeError, chunkRefCodec } from './commands.js'
+import { DecodeError, chunkRefCodec, peerIdCodec } from './commands.js'
 import type { ChunkRef, Inode } from './inode.js'
 import { isDirectory } from './inode.js'
 import { FsState } from './state.js'
 
-const SNAPSHOT_VERSION = 1
+// Version 2: each orphan carries its holding peer, and the removed peers follow the orphans.
+const SNAPSHOT_VERSION = 2
 
 const optionalRef: c.Encoder<ChunkRef | null> = {
   preencode (state, ref) { state.end++; if (ref !== null) chunkRefCodec.preencode(state, ref) },
@@ -66,7 +67,9 @@ export function encodeSnapshot (fs: FsState): Buffer {
       for (const [name, id] of children) { c.string[step](state, name); c.uint[step](state, id) }
     }
     c.uint[step](state, fs.orphans.size)
-    for (const id of fs.orphans) c.uint[step](state, id)
+    for (const [id, holder] of fs.orphans) { c.uint[step](state, id); peerIdCodec[step](state, holder) }
+    c.uint[step](state, fs.removedPeers.size)
+    for (const peerId of fs.removedPeers) peerIdCodec[step](state, peerId)
   }
   const state = c.state()
   walk(state, 'preencode')
@@ -91,7 +94,16 @@ export function decodeSnapshot (bytes: Uint8Array): FsState {
       for (let i = count(state); i > 0; i--) children.set(c.string.decode(state), safe(c.uint.decode(state)))
       fs.entries.set(directory.id, children)
     }
-    for (let i = count(state); i > 0; i--) fs.orphans.add(safe(c.uint.decode(state)))
+    for (let i = count(state); i > 0; i--) {
+      const id = safe(c.uint.decode(state))
+      if (fs.orphans.has(id)) throw new DecodeError('orphan listed twice')
+      fs.orphans.set(id, peerIdCodec.decode(state))
+    }
+    for (let i = count(state); i > 0; i--) {
+      const peerId = peerIdCodec.decode(state)
+      if (fs.removedPeers.has(peerId)) throw new DecodeError('removed peer listed twice')
+      fs.removedPeers.add(peerId)
+    }
     for (const inode of inodes) {
       for (const ref of inode.chunks) {
         if (ref === null) continue

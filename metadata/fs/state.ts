@@ -4,7 +4,7 @@
 // link counts and times live here; permission checks are the kernel's (mounted default_permissions).
 import { Errno } from '../../native/errno.js'
 import type { AttributeChanges, ChunkUpdate, Command } from './commands.js'
-import { RENAME_EXCHANGE, RENAME_NOREPLACE, XATTR_CREATE, XATTR_REPLACE } from './commands.js'
+import { PEER_ID_BYTES_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, XATTR_CREATE, XATTR_REPLACE } from './commands.js'
 import type { ChunkRef, FileId, Inode } from './inode.js'
 import {
   CHUNK_BYTES, FILE_BYTES_MAX, NAME_BYTES_MAX, PERMISSION_BITS, ROOT_ID, S_IFDIR, S_IFLNK, S_IFMT,
@@ -16,6 +16,9 @@ export interface ApplyResult {
   fileId?: FileId
 }
 
+/** Peers a cluster may remove over its lifetime; a removePeer beyond it fails with ENOSPC. */
+export const REMOVED_PEERS_MAX = 65_536
+
 const OK: ApplyResult = { errno: 0 }
 const failed = (errno: number): ApplyResult => ({ errno })
 
@@ -25,8 +28,13 @@ export class FsState {
   readonly entries = new Map<FileId, Map<string, FileId>>()
   /** Chunk id (hex) → number of slots referencing it. */
   readonly chunkReferences = new Map<string, number>()
-  /** Inodes with no name left that a peer still has open (nlink 0). */
-  readonly orphans = new Set<FileId>()
+  /**
+   * Inodes with no name left that a peer still has open: file id → id of the holding peer.
+   * Invariant: each is a non-directory inode with nlink 0, held by a non-empty id of a peer not removed.
+   */
+  readonly orphans = new Map<FileId, string>()
+  /** Peers removed from the cluster for good: every peer refuses their connections. At most REMOVED_PEERS_MAX. */
+  readonly removedPeers = new Set<string>()
   nextFileId: FileId = ROOT_ID + 1
   /** Chunks whose last reference went away since the last takeFreedChunks(); the store may delete them. */
   private freedChunks: string[] = []
@@ -42,7 +50,7 @@ export class FsState {
       case 'mkdir': return this.create(command.parent, command.name, S_IFDIR | (command.mode & PERMISSION_BITS), command.uid, command.gid, 0, '', command.nowNs)
       case 'symlink': return this.symlink(command)
       case 'link': return this.link(command.fileId, command.parent, command.name, command.nowNs)
-      case 'unlink': return this.unlink(command.parent, command.name, command.keepOpen, command.nowNs)
+      case 'unlink': return this.unlink(command.parent, command.name, command.holder, command.nowNs)
       case 'rmdir': return this.rmdir(command.parent, command.name, command.nowNs)
       case 'rename': return this.rename(command)
       case 'setattr': return this.setattr(command.fileId, command.changes, command.nowNs)
@@ -50,7 +58,8 @@ export class FsState {
       case 'removexattr': return this.removexattr(command.fileId, command.name, command.nowNs)
       case 'commitChunks': return this.commitChunks(command.fileId, command.size, command.updates, command.mtimeNs, command.nowNs)
       case 'release': return this.release(command.fileId)
-      case 'purgeOrphans': for (const id of [...this.orphans]) this.release(id); return OK
+      case 'purgeOrphans': return this.purgeOrphans(command.holder)
+      case 'removePeer': return this.removePeer(command.peerId)
     }
   }
 
@@ -126,7 +135,7 @@ export class FsState {
     return { errno: 0, fileId }
   }
 
-  private unlink (parent: FileId, name: string, keepOpen: boolean, nowNs: bigint): ApplyResult {
+  private unlink (parent: FileId, name: string, holder: string, nowNs: bigint): ApplyResult {
     const directory = this.directoryFor(parent, name)
     if (typeof directory === 'number') return failed(directory)
     const id = directory.get(name)
@@ -135,7 +144,7 @@ export class FsState {
     if (isDirectory(inode)) return failed(Errno.EISDIR)
     directory.delete(name)
     touchDirectory(this.inodes.get(parent)!, nowNs)
-    this.dropLink(inode, keepOpen, nowNs)
+    this.dropLink(inode, holder, nowNs)
     return { errno: 0, fileId: id }
   }
 
@@ -158,7 +167,7 @@ export class FsState {
   }
 
   private rename (command: Extract<Command, { type: 'rename' }>): ApplyResult {
-    const { parent, name, newParent, newName, flags, keepOpen, nowNs } = command
+    const { parent, name, newParent, newName, flags, holder, nowNs } = command
     const sourceDirectory = this.directoryFor(parent, name)
     if (typeof sourceDirectory === 'number') return failed(sourceDirectory)
     const targetDirectory = this.directoryFor(newParent, newName)
@@ -181,7 +190,7 @@ export class FsState {
         this.removeDirectory(replaced)
         this.inodes.get(newParent)!.nlink--
       } else {
-        this.dropLink(replaced, keepOpen, nowNs)
+        this.dropLink(replaced, holder, nowNs)
       }
     }
     sourceDirectory.delete(name)
@@ -292,6 +301,21 @@ export class FsState {
     return OK
   }
 
+  /** Releases only `holder`'s orphans: a peer restarting must not close files other peers hold open. */
+  private purgeOrphans (holder: string): ApplyResult {
+    for (const [id, orphanHolder] of [...this.orphans]) if (orphanHolder === holder) this.release(id)
+    return OK
+  }
+
+  /** A removed peer never comes back to release what it held open, so its orphans are released now. */
+  private removePeer (peerId: string): ApplyResult {
+    if (peerId === '' || Buffer.byteLength(peerId) > PEER_ID_BYTES_MAX) return failed(Errno.EINVAL)
+    if (this.removedPeers.has(peerId)) return OK
+    if (this.removedPeers.size >= REMOVED_PEERS_MAX) return failed(Errno.ENOSPC)
+    this.removedPeers.add(peerId)
+    return this.purgeOrphans(peerId)
+  }
+
   // Helpers
 
   /** The entries of `parent` if a name may be looked up or created there, else an errno. */
@@ -312,11 +336,16 @@ export class FsState {
     }
   }
 
-  private dropLink (inode: Inode, keepOpen: boolean, nowNs: bigint): void {
+  /**
+   * The last name gone: the file lives on as `holder`'s orphan, or is freed now if no peer holds it
+   * (a removed peer's hold is void: it could never release it). The holder recorded is the one named by
+   * the command that removed the last name, whoever else may have the file open.
+   */
+  private dropLink (inode: Inode, holder: string, nowNs: bigint): void {
     inode.nlink--
     inode.ctimeNs = nowNs
     if (inode.nlink > 0) return
-    if (keepOpen) this.orphans.add(inode.id)
+    if (holder !== '' && !this.removedPeers.has(holder)) this.orphans.set(inode.id, holder)
     else this.removeInode(inode)
   }
 
@@ -384,6 +413,14 @@ export class FsState {
       assert(inode.chunks.length <= Math.ceil(inode.size / CHUNK_BYTES), `inode ${inode.id} has chunks past its size`)
       for (const ref of inode.chunks) if (ref !== null) references.set(chunkKey(ref.id), (references.get(chunkKey(ref.id)) ?? 0) + 1)
     }
+    for (const [id, holder] of this.orphans) {
+      const inode = this.inodes.get(id)
+      assert(inode !== undefined && !isDirectory(inode) && inode.nlink === 0, `orphan ${id} is not an unlinked file`)
+      assert(holder !== '' && Buffer.byteLength(holder) <= PEER_ID_BYTES_MAX, `orphan ${id} has a bad holder`)
+      assert(!this.removedPeers.has(holder), `orphan ${id} held by removed peer ${holder}`)
+    }
+    assert(this.removedPeers.size <= REMOVED_PEERS_MAX, 'too many removed peers')
+    for (const peerId of this.removedPeers) assert(peerId !== '' && Buffer.byteLength(peerId) <= PEER_ID_BYTES_MAX, 'bad removed peer id')
     assert(references.size === this.chunkReferences.size, 'chunk reference table size')
     for (const [key, count] of references) assert(this.chunkReferences.get(key) === count, `chunk ${key} refcount`)
   }

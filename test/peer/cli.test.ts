@@ -27,7 +27,7 @@ test('status --json of a running peer, and of a stopped one', async (t) => {
   t.is(status.role, 'leader', 'a single peer leads its group of one')
   t.is(status.leader, status.id)
   t.ok(status.term >= 1, 'a term')
-  t.alike(status.peers, [{ id: status.id, role: 'leader', state: 'up' }])
+  t.alike(status.peers.map(({ id, role, state, self }: any) => ({ id, role, state, self })), [{ id: status.id, role: 'leader', state: 'up', self: true }])
   t.is((await stat(path.join(peer.data, 'control.sock'))).mode & 0o777, 0o600, 'the control socket is owner-only')
   const table = await sh(`node ${CLI} status --data ${peer.data}`)
   t.ok(table.stdout.includes(`peer        ${String(status.id)} (leader`), 'a readable table')

@@ -1,18 +1,22 @@
 // Proves the filesystem state machine's rules (names, link counts, rename, truncate, chunk reference
 // counts) by scenario, then by seeded random command sequences: after every command the invariants
 // hold, every command survives an encode/decode round trip, and a snapshot restores an identical state.
-// Hostile bytes fed to the decoders only ever raise DecodeError. SEED=n replays one random run.
+// Open-but-unlinked files are held per peer: one peer's purgeOrphans leaves another's alone, and a
+// removed peer's holds are void. Hostile bytes fed to the decoders only ever raise DecodeError.
+// SEED=n replays one random run.
 import test from 'brittle'
 import { constants } from 'node:os'
 import type { Command } from '../../../metadata/fs/commands.js'
-import { DecodeError, RENAME_EXCHANGE, RENAME_NOREPLACE, decodeCommand, encodeCommand } from '../../../metadata/fs/commands.js'
+import { DecodeError, PEER_ID_BYTES_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, decodeCommand, encodeCommand } from '../../../metadata/fs/commands.js'
 import { CHUNK_BYTES, ROOT_ID, S_IFREG } from '../../../metadata/fs/inode.js'
 import { decodeSnapshot, encodeSnapshot } from '../../../metadata/fs/snapshot.js'
-import { FsState } from '../../../metadata/fs/state.js'
+import { FsState, REMOVED_PEERS_MAX } from '../../../metadata/fs/state.js'
 import { seededRandom as random } from '../../helpers/seeded-random.js'
 
 const E = constants.errno
 const t0 = 1_700_000_000_000_000_000n
+const PEER_A = 'a'.repeat(64) // peer ids are lowercase hex public keys
+const PEER_B = 'b'.repeat(64)
 
 function fileCommand (parent: number, name: string, nowNs = t0): Command {
   return { type: 'create', parent, name, mode: S_IFREG | 0o644, rdev: 0, uid: 0, gid: 0, nowNs }
@@ -50,8 +54,8 @@ test('link counts and times of directories and hard links', (t) => {
   t.is(fs.get(file)!.ctimeNs, t0 + 3n, 'ctime on link')
   t.is(fs.apply({ type: 'link', fileId: dir, parent: ROOT_ID, name: 'h', nowNs: t0 }).errno, E.EPERM, 'no hard links to directories')
   t.is(fs.apply({ type: 'rmdir', parent: ROOT_ID, name: 'd', nowNs: t0 }).errno, E.ENOTEMPTY)
-  t.is(fs.apply({ type: 'unlink', parent: ROOT_ID, name: 'd', keepOpen: false, nowNs: t0 }).errno, E.EISDIR)
-  t.is(fs.apply({ type: 'unlink', parent: dir, name: 'f', keepOpen: false, nowNs: t0 + 4n }).errno, 0)
+  t.is(fs.apply({ type: 'unlink', parent: ROOT_ID, name: 'd', holder: '', nowNs: t0 }).errno, E.EISDIR)
+  t.is(fs.apply({ type: 'unlink', parent: dir, name: 'f', holder: '', nowNs: t0 + 4n }).errno, 0)
   t.is(fs.get(file)!.nlink, 1, 'the other name keeps the file')
   t.is(fs.apply({ type: 'rmdir', parent: ROOT_ID, name: 'd', nowNs: t0 }).errno, 0)
   t.is(fs.get(ROOT_ID)!.nlink, 2)
@@ -63,7 +67,7 @@ test('rename: overwrite, same file, directories, own subtree, NOREPLACE and EXCH
   const a = fs.apply(fileCommand(ROOT_ID, 'a')).fileId!
   const b = fs.apply(fileCommand(ROOT_ID, 'b')).fileId!
   const rename = (name: string, newName: string, flags = 0, parent = ROOT_ID, newParent = ROOT_ID): number =>
-    fs.apply({ type: 'rename', parent, name, newParent, newName, flags, keepOpen: false, nowNs: t0 }).errno
+    fs.apply({ type: 'rename', parent, name, newParent, newName, flags, holder: '', nowNs: t0 }).errno
   t.is(rename('a', 'b', RENAME_NOREPLACE), E.EEXIST)
   t.is(rename('a', 'b'), 0)
   t.is(fs.lookup(ROOT_ID, 'b'), a)
@@ -98,9 +102,9 @@ test('commitChunks, truncate and reference counts free exactly the unreferenced 
   t.is(fs.apply({ type: 'setattr', fileId: f, changes: { size: 100 }, nowNs: t0 }).errno, 0)
   t.alike(fs.takeFreedChunks().sort(), [Buffer.alloc(32, 2).toString('hex'), Buffer.alloc(32, 3).toString('hex')])
   t.is(fs.get(f)!.chunks[0]!.length, 100, 'the boundary chunk is shortened, not rewritten')
-  t.is(fs.apply({ type: 'unlink', parent: ROOT_ID, name: 'f', keepOpen: false, nowNs: t0 }).errno, 0)
+  t.is(fs.apply({ type: 'unlink', parent: ROOT_ID, name: 'f', holder: '', nowNs: t0 }).errno, 0)
   t.alike(fs.takeFreedChunks(), [], 'chunk 1 is still referenced by g')
-  t.is(fs.apply({ type: 'unlink', parent: ROOT_ID, name: 'g', keepOpen: true, nowNs: t0 }).errno, 0)
+  t.is(fs.apply({ type: 'unlink', parent: ROOT_ID, name: 'g', holder: PEER_A, nowNs: t0 }).errno, 0)
   t.alike(fs.takeFreedChunks(), [], 'g is open: kept as an orphan')
   fs.checkInvariants()
   t.is(fs.apply({ type: 'release', fileId: g }).errno, 0)
@@ -120,6 +124,8 @@ test('xattrs: create/replace flags, missing names', (t) => {
 })
 
 
+const HOLDERS = [PEER_A, PEER_B, 'c'.repeat(PEER_ID_BYTES_MAX)]
+
 function randomCommand (fs: FsState, next: () => number, step: number): Command {
   const pick = <T>(items: T[]): T => items[Math.floor(next() * items.length)]!
   const ids = [...fs.inodes.keys()]
@@ -128,12 +134,12 @@ function randomCommand (fs: FsState, next: () => number, step: number): Command 
   const nowNs = t0 + BigInt(step)
   const parent = pick(directories)
   const name = pick(names)
-  switch (Math.floor(next() * 10)) {
+  switch (Math.floor(next() * 12)) {
     case 0: return fileCommand(parent, name, nowNs)
     case 1: return mkdirCommand(parent, name, nowNs)
-    case 2: return { type: 'unlink', parent, name, keepOpen: next() < 0.3, nowNs }
+    case 2: return { type: 'unlink', parent, name, holder: next() < 0.3 ? pick(HOLDERS) : '', nowNs }
     case 3: return { type: 'rmdir', parent, name, nowNs }
-    case 4: return { type: 'rename', parent, name, newParent: pick(directories), newName: pick(names), flags: pick([0, 0, RENAME_NOREPLACE, RENAME_EXCHANGE]), keepOpen: false, nowNs }
+    case 4: return { type: 'rename', parent, name, newParent: pick(directories), newName: pick(names), flags: pick([0, 0, RENAME_NOREPLACE, RENAME_EXCHANGE]), holder: next() < 0.3 ? pick(HOLDERS) : '', nowNs }
     case 5: return { type: 'link', fileId: pick(ids), parent, name, nowNs }
     case 6: return { type: 'setattr', fileId: pick(ids), changes: { size: Math.floor(next() * 3 * CHUNK_BYTES), mode: 0o600 }, nowNs }
     case 7: {
@@ -143,6 +149,9 @@ function randomCommand (fs: FsState, next: () => number, step: number): Command 
       return { type: 'commitChunks', fileId: pick(ids), size, updates, mtimeNs: nowNs, nowNs }
     }
     case 8: return { type: 'release', fileId: pick(ids) }
+    case 9: return { type: 'purgeOrphans', holder: pick(HOLDERS) }
+    // Mostly peers that hold nothing (and repeats: removePeer is idempotent), rarely a holder.
+    case 10: return { type: 'removePeer', peerId: next() < 0.05 ? pick(HOLDERS) : 'peer-' + Math.floor(next() * 4) }
     default: return { type: 'setxattr', fileId: pick(ids), name: 'user.' + name, value: Buffer.from([step & 255]), flags: 0, nowNs }
   }
 }
@@ -150,6 +159,8 @@ function randomCommand (fs: FsState, next: () => number, step: number): Command 
 test('random command sequences keep every invariant, round-trip, and snapshot exactly', (t) => {
   const seeds = process.env.SEED !== undefined ? [Number(process.env.SEED)] : Array.from({ length: 200 }, (_, i) => i + 1)
   let applied = 0
+  let snapshotsWithOrphans = 0
+  let snapshotsWithRemovedPeers = 0
   for (const seed of seeds) {
     const next = random(seed)
     const fs = new FsState(t0)
@@ -164,21 +175,34 @@ test('random command sequences keep every invariant, round-trip, and snapshot ex
         applied++
       }
       const snapshot = encodeSnapshot(fs)
-      if (!encodeSnapshot(decodeSnapshot(snapshot)).equals(snapshot)) throw new Error('snapshot does not restore the same state')
+      const restored = decodeSnapshot(snapshot)
+      if (!encodeSnapshot(restored).equals(snapshot)) throw new Error('snapshot does not restore the same state')
+      if ([...restored.orphans].join() !== [...fs.orphans].join()) throw new Error('orphans and holders differ after restore')
+      if ([...restored.removedPeers].join() !== [...fs.removedPeers].join()) throw new Error('removed peers differ after restore')
+      if (fs.orphans.size > 0) snapshotsWithOrphans++
+      if (fs.removedPeers.size > 0) snapshotsWithRemovedPeers++
     } catch (error) {
       t.fail(`seed ${seed}: ${(error as Error).message} — replay with SEED=${seed}`)
       return
     }
   }
   t.pass(`${seeds.length} seeds, ${applied} commands applied with invariants checked after each`)
+  if (process.env.SEED === undefined) {
+    t.ok(snapshotsWithOrphans > 0, `${snapshotsWithOrphans} final snapshots carried orphans`)
+    t.ok(snapshotsWithRemovedPeers > 0, `${snapshotsWithRemovedPeers} final snapshots carried removed peers`)
+  }
 })
 
 test('decoders reject hostile bytes with DecodeError only', (t) => {
   const next = random(Number(process.env.SEED ?? 7))
-  const valid = [encodeCommand(fileCommand(ROOT_ID, 'x')), encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, 5) }], mtimeNs: t0, nowNs: t0 })]
+  const valid = [encodeCommand(fileCommand(ROOT_ID, 'x')), encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, 5) }], mtimeNs: t0, nowNs: t0 }),
+    encodeCommand({ type: 'unlink', parent: ROOT_ID, name: 'x', holder: PEER_A, nowNs: t0 }),
+    encodeCommand({ type: 'rename', parent: ROOT_ID, name: 'x', newParent: ROOT_ID, newName: 'y', flags: 0, holder: PEER_B, nowNs: t0 }),
+    encodeCommand({ type: 'purgeOrphans', holder: PEER_A }), encodeCommand({ type: 'removePeer', peerId: PEER_B })]
   const fs = new FsState()
   fs.apply(fileCommand(ROOT_ID, 'x'))
   valid.push(encodeSnapshot(fs))
+  valid.push(encodeSnapshot(stateWithOrphansAndRemovedPeers()))
   let other = 0
   for (let i = 0; i < 3000; i++) {
     const base = valid[i % valid.length]!
@@ -188,5 +212,154 @@ test('decoders reject hostile bytes with DecodeError only', (t) => {
       try { decode(bytes) } catch (error) { if (!(error instanceof DecodeError)) other++ }
     }
   }
-  t.is(other, 0, 'no TypeError, RangeError or other crash from 6000 hostile decodes')
+  t.is(other, 0, `no TypeError, RangeError or other crash from ${2 * 3000} hostile decodes`)
+})
+
+/** A state with two files held open by peer A, one by peer B, and peer C removed. */
+function stateWithOrphansAndRemovedPeers (): FsState {
+  const fs = new FsState(t0)
+  const ids = ['a1', 'a2', 'b1', 'kept'].map((name, index) => {
+    const id = fs.apply(fileCommand(ROOT_ID, name)).fileId!
+    fs.apply({ type: 'commitChunks', fileId: id, size: 10, updates: [{ index: 0, ref: ref(index + 1, 10) }], mtimeNs: t0, nowNs: t0 })
+    return id
+  })
+  fs.apply({ type: 'unlink', parent: ROOT_ID, name: 'a1', holder: PEER_A, nowNs: t0 })
+  fs.apply({ type: 'unlink', parent: ROOT_ID, name: 'b1', holder: PEER_B, nowNs: t0 })
+  // The file renamed over 'a2' is A's orphan too (rename names the holder of the replaced file).
+  fs.apply({ type: 'rename', parent: ROOT_ID, name: 'kept', newParent: ROOT_ID, newName: 'a2', flags: 0, holder: PEER_A, nowNs: t0 })
+  fs.apply({ type: 'removePeer', peerId: 'c'.repeat(64) })
+  fs.takeFreedChunks()
+  fs.checkInvariants()
+  if (fs.orphans.size !== 3 || ids.length !== 4) throw new Error('fixture has the wrong orphans')
+  return fs
+}
+
+const chunkKeyOf = (byte: number): string => Buffer.alloc(32, byte).toString('hex')
+
+test('purgeOrphans: peer B restarting leaves peer A\'s open files alone; A\'s purge releases them', (t) => {
+  const fs = stateWithOrphansAndRemovedPeers()
+  const [a1, a2, b1] = [2, 3, 4]
+  t.alike([...fs.orphans], [[a1, PEER_A], [b1, PEER_B], [a2, PEER_A]], 'each orphan is recorded with its holder')
+  t.is(fs.apply({ type: 'purgeOrphans', holder: PEER_B }).errno, 0)
+  t.alike([...fs.orphans.keys()], [a1, a2], 'A\'s orphans survive B\'s purge')
+  t.ok(fs.get(a1) !== undefined && fs.get(a2) !== undefined, 'A\'s files still readable')
+  t.absent(fs.get(b1), 'B\'s orphan is gone')
+  t.alike(fs.takeFreedChunks(), [chunkKeyOf(3)], 'only B\'s file\'s chunk is freed')
+  fs.checkInvariants()
+  t.is(fs.apply({ type: 'purgeOrphans', holder: PEER_B }).errno, 0, 'purging again is harmless')
+  t.alike(fs.takeFreedChunks(), [])
+  t.is(fs.apply({ type: 'purgeOrphans', holder: PEER_A }).errno, 0)
+  t.is(fs.orphans.size, 0)
+  t.absent(fs.get(a1))
+  t.absent(fs.get(a2))
+  t.alike(fs.takeFreedChunks().sort(), [chunkKeyOf(1), chunkKeyOf(2)], 'A\'s purge frees A\'s chunks')
+  t.is(fs.get(fs.lookup(ROOT_ID, 'a2')!)!.chunks[0]!.id.toString('hex'), chunkKeyOf(4), 'the file renamed into place is untouched')
+  fs.checkInvariants()
+})
+
+test('unlink without a holder frees at once; release still frees one orphan of any holder', (t) => {
+  const fs = new FsState(t0)
+  const f = fs.apply(fileCommand(ROOT_ID, 'f')).fileId!
+  const g = fs.apply(fileCommand(ROOT_ID, 'g')).fileId!
+  t.is(fs.apply({ type: 'unlink', parent: ROOT_ID, name: 'f', holder: '', nowNs: t0 }).errno, 0)
+  t.absent(fs.get(f), "holder '' means nobody keeps it open")
+  t.is(fs.orphans.size, 0)
+  t.is(fs.apply({ type: 'unlink', parent: ROOT_ID, name: 'g', holder: PEER_B, nowNs: t0 }).errno, 0)
+  t.is(fs.orphans.get(g), PEER_B)
+  t.is(fs.apply({ type: 'release', fileId: g }).errno, 0)
+  t.absent(fs.get(g))
+  fs.checkInvariants()
+})
+
+test('removePeer: idempotent, voids the peer\'s holds, bounded, and survives a snapshot round trip', (t) => {
+  const fs = stateWithOrphansAndRemovedPeers()
+  const peerC = 'c'.repeat(64)
+  t.alike([...fs.removedPeers], [peerC])
+  t.is(fs.apply({ type: 'removePeer', peerId: peerC }).errno, 0, 'removing again is OK')
+  t.alike([...fs.removedPeers], [peerC], 'and changes nothing')
+  t.is(fs.apply({ type: 'removePeer', peerId: '' }).errno, E.EINVAL, "'' names no peer")
+  t.is(fs.apply({ type: 'removePeer', peerId: 'x'.repeat(PEER_ID_BYTES_MAX + 1) }).errno, E.EINVAL)
+
+  t.is(fs.apply({ type: 'removePeer', peerId: PEER_B }).errno, 0)
+  t.alike([...fs.orphans.values()], [PEER_A, PEER_A], 'a removed peer never comes back to release: its orphans go now')
+  t.alike(fs.takeFreedChunks(), [chunkKeyOf(3)])
+  const h = fs.apply(fileCommand(ROOT_ID, 'h')).fileId!
+  t.is(fs.apply({ type: 'unlink', parent: ROOT_ID, name: 'h', holder: PEER_B, nowNs: t0 }).errno, 0)
+  t.absent(fs.get(h), 'a late unlink naming a removed peer frees the file at once')
+  fs.checkInvariants()
+
+  const snapshot = encodeSnapshot(fs)
+  const restored = decodeSnapshot(snapshot)
+  t.alike([...restored.removedPeers], [peerC, PEER_B], 'removed peers survive the round trip, in order')
+  t.alike([...restored.orphans], [...fs.orphans], 'orphans and their holders survive the round trip')
+  t.ok(encodeSnapshot(restored).equals(snapshot))
+  t.is(restored.apply({ type: 'removePeer', peerId: PEER_B }).errno, 0, 'still idempotent after restore')
+  t.is(restored.removedPeers.size, 2)
+
+  const full = new FsState()
+  for (let i = 0; i < REMOVED_PEERS_MAX; i++) full.apply({ type: 'removePeer', peerId: i.toString(16).padStart(64, '0') })
+  t.is(full.removedPeers.size, REMOVED_PEERS_MAX)
+  t.is(full.apply({ type: 'removePeer', peerId: PEER_A }).errno, E.ENOSPC, 'one past the bound is refused')
+  t.is(full.apply({ type: 'removePeer', peerId: '0'.repeat(64) }).errno, 0, 'an already removed peer is still OK at the bound')
+  full.checkInvariants()
+})
+
+test('decoders refuse bad peer ids, orphan records and removed-peer records with DecodeError', (t) => {
+  const long = 'x'.repeat(PEER_ID_BYTES_MAX + 1)
+  const badCommands: Command[] = [
+    { type: 'unlink', parent: ROOT_ID, name: 'x', holder: long, nowNs: t0 },
+    { type: 'rename', parent: ROOT_ID, name: 'x', newParent: ROOT_ID, newName: 'y', flags: 0, holder: long, nowNs: t0 },
+    { type: 'purgeOrphans', holder: long },
+    { type: 'removePeer', peerId: long }
+  ]
+  for (const command of badCommands) t.exception(() => decodeCommand(encodeCommand(command)), DecodeError, `${command.type} with a ${long.length}-byte peer id`)
+  const atBound = decodeCommand(encodeCommand({ type: 'removePeer', peerId: 'x'.repeat(PEER_ID_BYTES_MAX) }))
+  t.alike(atBound, { type: 'removePeer', peerId: 'x'.repeat(PEER_ID_BYTES_MAX) }, 'a peer id at the bound decodes')
+  const oldVersion = encodeCommand({ type: 'purgeOrphans', holder: PEER_A })
+  oldVersion[0] = 1
+  t.exception(() => decodeCommand(oldVersion), DecodeError, 'a version 1 command is refused')
+  for (const command of [{ type: 'purgeOrphans', holder: PEER_A }, { type: 'removePeer', peerId: PEER_B }] as Command[]) {
+    const bytes = encodeCommand(command)
+    let wrong = 0
+    for (let end = 0; end < bytes.length; end++) {
+      try { decodeCommand(bytes.subarray(0, end)); wrong++ } catch (error) { if (!(error instanceof DecodeError)) wrong++ }
+    }
+    t.is(wrong, 0, `every truncation of ${command.type} throws DecodeError`)
+  }
+
+  const snapshot = encodeSnapshot(stateWithOrphansAndRemovedPeers())
+  let wrong = 0
+  for (let end = 0; end < snapshot.length; end++) {
+    try { decodeSnapshot(snapshot.subarray(0, end)); wrong++ } catch (error) { if (!(error instanceof DecodeError)) wrong++ }
+  }
+  t.is(wrong, 0, `every truncation of a ${snapshot.length}-byte snapshot with orphans and removed peers throws DecodeError`)
+  const oldSnapshot = Buffer.from(snapshot)
+  oldSnapshot[0] = 1
+  t.exception(() => decodeSnapshot(oldSnapshot), DecodeError, 'a version 1 snapshot is refused')
+
+  // States the state machine never reaches, encoded as-is (the encoder trusts its input): the decoder refuses them.
+  const corrupt: Array<[string, (fs: FsState) => void]> = [
+    ['an orphan holder over the bound', (fs) => fs.orphans.set(2, long)],
+    ["an orphan held by ''", (fs) => fs.orphans.set(2, '')],
+    ['an orphan held by a removed peer', (fs) => fs.orphans.set(2, 'c'.repeat(64))],
+    ['an orphan that still has a name', (fs) => fs.orphans.set(fs.lookup(ROOT_ID, 'a2')!, PEER_A)],
+    ['an orphan that does not exist', (fs) => fs.orphans.set(999, PEER_A)],
+    ['an orphan that is a directory', (fs) => fs.orphans.set(fs.apply(mkdirCommand(ROOT_ID, 'd')).fileId!, PEER_A)],
+    ['a removed peer id over the bound', (fs) => fs.removedPeers.add(long)],
+    ["a removed peer ''", (fs) => fs.removedPeers.add('')]
+  ]
+  for (const [what, corruption] of corrupt) {
+    const fs = stateWithOrphansAndRemovedPeers()
+    corruption(fs)
+    t.exception(() => decodeSnapshot(encodeSnapshot(fs)), DecodeError, `a snapshot with ${what}`)
+  }
+  // Duplicates cannot be built through a Map or Set: splice a second copy of the last removed peer in by hand.
+  const one = new FsState()
+  one.apply({ type: 'removePeer', peerId: PEER_A })
+  const bytes = encodeSnapshot(one)
+  const record = Buffer.concat([Buffer.from([PEER_A.length]), Buffer.from(PEER_A)])
+  const countAt = bytes.length - record.length - 1
+  t.is(bytes[countAt], 1, 'the removed-peer count sits just before its one record')
+  const duplicated = Buffer.concat([bytes.subarray(0, countAt), Buffer.from([2]), record, record])
+  t.exception(() => decodeSnapshot(duplicated), DecodeError, 'a removed peer listed twice')
 })

@@ -1,0 +1,28 @@
+// `swarmfs bootstrap`: a hyperswarm DHT bootstrap node, so a private network (or a test) needs nothing
+// from the public DHT. Peers find each other through it; it sees DHT traffic, never file data or keys.
+import dgram from 'node:dgram'
+import HyperDHT from 'hyperdht'
+
+/** A free UDP port on `host` (the bootstrap node needs a fixed port to advertise). */
+async function freePort (host: string): Promise<number> {
+  const socket = dgram.createSocket('udp4')
+  await new Promise<void>((resolve, reject) => { socket.once('error', reject); socket.bind(0, host, resolve) })
+  const { port } = socket.address()
+  await new Promise<void>((resolve) => socket.close(() => resolve()))
+  return port
+}
+
+/** Runs until SIGINT/SIGTERM; prints `bootstrap HOST:PORT` once it listens. */
+export async function runBootstrapNode (host: string, port: number): Promise<number> {
+  const node = HyperDHT.bootstrapper(port === 0 ? await freePort(host) : port, host, { host })
+  node.on('error', (error) => console.error(`swarmfs bootstrap: ${error.message}`))
+  await node.ready()
+  const address = node.address()
+  console.log(`bootstrap ${host}:${address.port}`)
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+  await node.destroy()
+  return 0
+}

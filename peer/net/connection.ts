@@ -1,0 +1,115 @@
+// One admitted-or-not hyperswarm connection to another peer: the protomux channels it carries (Raft and
+// health), the admission check on each channel's handshake, and the rule that any bad input — a wrong
+// capability, another protocol version, a malformed or oversized frame, silence past the admission
+// timeout — closes this connection with a logged reason and touches nothing else.
+import c from 'compact-encoding'
+import Protomux from 'protomux'
+import type { ProtomuxChannel, ProtomuxMessage } from 'protomux'
+import type { SwarmSocket } from 'hyperswarm'
+import type { Message } from '../../metadata/raft/messages.js'
+import { capability, verifyCapability } from './capability.js'
+import { PROTOCOLS, PROTOCOL_VERSION, WireError, decodeHealth, decodeRaft, encodeHealth, encodeRaft, handshakeEncoding } from './wire.js'
+import type { Handshake, HealthMessage } from './wire.js'
+
+export const ADMISSION_TIMEOUT_MS = 5_000
+
+export interface ConnectionEvents {
+  admitted: (connection: PeerConnection) => void
+  raft: (connection: PeerConnection, message: Message) => void
+  health: (connection: PeerConnection, message: HealthMessage) => void
+  /** `refused` is true when the remote failed admission (wrong capability or version). */
+  closed: (connection: PeerConnection, reason: string, refused: boolean) => void
+}
+
+type ChannelName = keyof typeof PROTOCOLS
+
+export class PeerConnection {
+  readonly peerId: string
+  readonly isInitiator: boolean
+  private readonly socket: SwarmSocket
+  private readonly authKey: Uint8Array
+  private readonly events: ConnectionEvents
+  private readonly verified = new Set<ChannelName>()
+  private readonly channels: ProtomuxChannel[] = []
+  private raftMessage!: ProtomuxMessage<Uint8Array>
+  private healthMessage!: ProtomuxMessage<Uint8Array>
+  private readonly admissionTimer: NodeJS.Timeout
+  admitted = false
+  closed = false
+
+  constructor (socket: SwarmSocket, authKey: Uint8Array, events: ConnectionEvents) {
+    this.socket = socket
+    this.peerId = socket.remotePublicKey.toString('hex')
+    this.isInitiator = socket.isInitiator
+    this.authKey = authKey
+    this.events = events
+    socket.on('error', (error: Error) => this.close(`connection error: ${error.message}`))
+    socket.on('close', () => this.close('connection closed'))
+    // Channels are created synchronously, before the remote's opens can arrive (protomux rejects an open
+    // for a protocol it does not know yet).
+    const mux = Protomux.from(socket)
+    this.raftMessage = this.openChannel(mux, 'raft', (bytes) => this.events.raft(this, decodeRaft(bytes)))
+    this.healthMessage = this.openChannel(mux, 'health', (bytes) => this.events.health(this, decodeHealth(bytes)))
+    this.admissionTimer = setTimeout(() => this.close('not admitted within the timeout', true), ADMISSION_TIMEOUT_MS)
+  }
+
+  sendRaft (message: Message): void {
+    if (this.admitted && !this.closed) this.raftMessage.send(encodeRaft(message))
+  }
+
+  sendHealth (message: HealthMessage): void {
+    if (this.admitted && !this.closed) this.healthMessage.send(encodeHealth(message))
+  }
+
+  close (reason: string, refused = false): void {
+    if (this.closed) return
+    this.closed = true
+    clearTimeout(this.admissionTimer)
+    this.socket.destroy()
+    this.events.closed(this, reason, refused)
+  }
+
+  private openChannel (mux: Protomux, name: ChannelName, deliver: (bytes: Uint8Array) => void): ProtomuxMessage<Uint8Array> {
+    const channel = mux.createChannel<Handshake>({
+      protocol: PROTOCOLS[name],
+      handshake: handshakeEncoding,
+      onopen: (handshake) => this.verify(name, handshake),
+      onclose: () => this.close(`${name} channel closed`)
+    })
+    if (channel === null) throw new WireError(`${name} channel already exists on this connection`)
+    const message = channel.addMessage({
+      encoding: c.raw,
+      onmessage: (bytes: Uint8Array) => {
+        // Nothing from a connection is acted on before it is fully admitted (Raft tolerates the loss).
+        if (!this.admitted || this.closed) return
+        try {
+          deliver(bytes)
+        } catch (error) {
+          const what = error instanceof WireError ? 'malformed' : 'unprocessable'
+          this.close(`${what} ${name} frame: ${(error as Error).message}`)
+        }
+      }
+    })
+    channel.open({ version: PROTOCOL_VERSION, capability: capability(this.authKey, this.socket.handshakeHash, this.isInitiator) })
+    this.channels.push(channel)
+    return message
+  }
+
+  private verify (name: ChannelName, handshake: Handshake): void {
+    if (this.closed) return
+    if (handshake.version !== PROTOCOL_VERSION) {
+      this.close(`${name} channel speaks protocol version ${handshake.version}, this peer speaks ${PROTOCOL_VERSION}`, true)
+      return
+    }
+    if (!verifyCapability(this.authKey, this.socket.handshakeHash, this.isInitiator, handshake.capability)) {
+      this.close(`${name} channel presented a wrong capability (not a member of this cluster)`, true)
+      return
+    }
+    this.verified.add(name)
+    if (this.verified.size === Object.keys(PROTOCOLS).length && !this.admitted) {
+      this.admitted = true
+      clearTimeout(this.admissionTimer)
+      this.events.admitted(this)
+    }
+  }
+}

@@ -1,0 +1,82 @@
+// Type declarations for the parts of Holepunch's untyped packages that peer/net uses.
+
+declare module 'protomux' {
+  import type { Duplex } from 'node:stream'
+  import type c from 'compact-encoding'
+  interface MessageOptions<T> { encoding: c.Encoder<T>, onmessage: (message: T) => void | Promise<void> }
+  export interface ProtomuxMessage<T> { send: (message: T) => boolean }
+  export interface ProtomuxChannel {
+    open: (handshake?: unknown) => void
+    close: () => void
+    addMessage: <T>(options: MessageOptions<T>) => ProtomuxMessage<T>
+    readonly opened: boolean
+    readonly closed: boolean
+  }
+  interface ChannelOptions<H> {
+    protocol: string
+    id?: Uint8Array | null
+    unique?: boolean
+    handshake?: c.Encoder<H>
+    messages?: Array<MessageOptions<any>>
+    onopen?: (handshake: H) => void | Promise<void>
+    onclose?: () => void | Promise<void>
+  }
+  export default class Protomux {
+    static from (stream: Duplex): Protomux
+    createChannel: <H>(options: ChannelOptions<H>) => ProtomuxChannel | null
+    destroy: () => void
+  }
+}
+
+declare module 'hyperdht' {
+  export interface KeyPair { publicKey: Buffer, secretKey: Buffer }
+  export interface HyperDHTOptions {
+    bootstrap?: Array<string | { host: string, port: number }>
+    host?: string
+    port?: number
+    firewalled?: boolean
+    ephemeral?: boolean
+    keyPair?: KeyPair
+  }
+  export default class HyperDHT {
+    constructor (options?: HyperDHTOptions)
+    static keyPair (seed?: Uint8Array): KeyPair
+    static bootstrapper (port: number, host: string, options?: HyperDHTOptions): HyperDHT
+    ready: () => Promise<void>
+    address: () => { host: string, port: number }
+    destroy: () => Promise<void>
+    on: (event: 'error', listener: (error: Error) => void) => this
+  }
+}
+
+declare module 'hyperswarm' {
+  import type { Duplex } from 'node:stream'
+  import type HyperDHT from 'hyperdht'
+  import type { KeyPair } from 'hyperdht'
+  export interface SwarmSocket extends Duplex {
+    readonly remotePublicKey: Buffer
+    readonly publicKey: Buffer
+    readonly handshakeHash: Buffer
+    readonly isInitiator: boolean
+    readonly rawStream?: { remoteHost?: string, remotePort?: number }
+  }
+  export interface PeerInfo { publicKey: Buffer, ban: (banned?: boolean) => void }
+  export interface PeerDiscovery { flushed: () => Promise<void>, refresh: (options?: { client?: boolean, server?: boolean }) => Promise<void>, destroy: () => Promise<void> }
+  export interface HyperswarmOptions {
+    dht?: HyperDHT
+    keyPair?: KeyPair
+    maxPeers?: number
+    firewall?: (remotePublicKey: Buffer, payload: unknown) => boolean
+  }
+  export default class Hyperswarm {
+    constructor (options?: HyperswarmOptions)
+    readonly connections: Set<SwarmSocket>
+    readonly keyPair: KeyPair
+    join: (topic: Buffer, options?: { server?: boolean, client?: boolean }) => PeerDiscovery
+    joinPeer: (publicKey: Buffer) => void
+    leavePeer: (publicKey: Buffer) => void
+    flush: () => Promise<void>
+    destroy: () => Promise<void>
+    on: (event: 'connection', listener: (socket: SwarmSocket, info: PeerInfo) => void) => this
+  }
+}

@@ -1,0 +1,115 @@
+// What travels between peers, and the limits every decoder enforces. Each hyperswarm connection carries
+// protomux channels — Raft and health today, chunks later — and each channel opens with the same
+// handshake: the protocol version and a capability proving cluster membership (capability.ts).
+// Every decoder reads exactly its input and throws WireError on anything else, so a malformed or
+// oversized frame closes that one connection and nothing more.
+import c from 'compact-encoding'
+import { DecodeError, messageCodec } from '../../metadata/raft/messages.js'
+import type { Message } from '../../metadata/raft/messages.js'
+
+export const PROTOCOL_VERSION = 1
+export const CAPABILITY_BYTES = 32
+/** Raft frames: an append batch is at most 1 MiB of entries and one entry at most 16 MiB (a huge chunk list). */
+export const RAFT_FRAME_BYTES_MAX = 17 * 1024 * 1024
+export const HEALTH_FRAME_BYTES_MAX = 256
+
+export const PROTOCOLS = { raft: 'swarmfs/raft', health: 'swarmfs/health' } as const
+
+export class WireError extends Error {
+  readonly code = 'EWIRE'
+}
+
+export interface Handshake {
+  version: number
+  capability: Uint8Array
+}
+
+export const handshakeEncoding: c.Encoder<Handshake> = {
+  preencode (state, h) { c.uint.preencode(state, h.version); c.fixed32.preencode(state, h.capability) },
+  encode (state, h) { c.uint.encode(state, h.version); c.fixed32.encode(state, h.capability) },
+  decode (state) {
+    const version = c.uint.decode(state)
+    const capability = c.fixed32.decode(state)
+    return { version, capability }
+  }
+}
+
+/** A heartbeat of the failure detector, carrying what `swarmfs status` shows about the sender. */
+export interface Beat {
+  sequence: number
+  term: number
+  commit: number
+  applied: number
+}
+
+/** Heartbeats and their acknowledgements share one message shape: an ack echoes the sequence. */
+export const HealthKind = { Beat: 0, Ack: 1 } as const
+export type HealthKind = typeof HealthKind[keyof typeof HealthKind]
+
+export interface HealthMessage extends Beat {
+  kind: HealthKind
+}
+
+const healthBody: c.Encoder<HealthMessage> = {
+  preencode (state, m) {
+    c.uint.preencode(state, m.kind)
+    for (const n of [m.sequence, m.term, m.commit, m.applied]) c.uint.preencode(state, n)
+  },
+  encode (state, m) {
+    c.uint.encode(state, m.kind)
+    for (const n of [m.sequence, m.term, m.commit, m.applied]) c.uint.encode(state, n)
+  },
+  decode (state) {
+    const kind = c.uint.decode(state)
+    if (kind !== HealthKind.Beat && kind !== HealthKind.Ack) throw new WireError(`unknown health message kind ${kind}`)
+    const [sequence, term, commit, applied] = [0, 0, 0, 0].map(() => safe(c.uint.decode(state))) as [number, number, number, number]
+    return { kind, sequence, term, commit, applied }
+  }
+}
+
+function safe (n: number): number {
+  if (!Number.isSafeInteger(n)) throw new WireError('integer out of range')
+  return n
+}
+
+/** Decodes all of `bytes` with `encoding`; anything malformed, short, long or oversized is a WireError. */
+export function decodeExactly<T> (encoding: c.Encoder<T>, bytes: Uint8Array, bytesMax: number, what: string): T {
+  if (!(bytes instanceof Uint8Array)) throw new WireError(`${what}: not bytes`)
+  if (bytes.byteLength > bytesMax) throw new WireError(`${what}: ${bytes.byteLength} bytes exceeds the limit of ${bytesMax}`)
+  try {
+    const state = c.state(0, bytes.byteLength, bytes)
+    const value = encoding.decode(state)
+    if (state.start !== state.end) throw new WireError(`${what}: trailing bytes`)
+    return value
+  } catch (error) {
+    if (error instanceof WireError) throw error
+    throw new WireError(`${what}: malformed (${(error as Error).message})`)
+  }
+}
+
+export function encodeHealth (message: HealthMessage): Uint8Array {
+  return c.encode(healthBody, message)
+}
+
+export function decodeHealth (bytes: Uint8Array): HealthMessage {
+  return decodeExactly(healthBody, bytes, HEALTH_FRAME_BYTES_MAX, 'health message')
+}
+
+export function decodeHandshake (bytes: Uint8Array): Handshake {
+  return decodeExactly(handshakeEncoding, bytes, 64, 'handshake')
+}
+
+export function encodeRaft (message: Message): Uint8Array {
+  return messageCodec.encode(message)
+}
+
+export function decodeRaft (bytes: Uint8Array): Message {
+  if (!(bytes instanceof Uint8Array)) throw new WireError('raft message: not bytes')
+  if (bytes.byteLength > RAFT_FRAME_BYTES_MAX) throw new WireError(`raft message: ${bytes.byteLength} bytes exceeds the limit`)
+  try {
+    return messageCodec.decode(bytes)
+  } catch (error) {
+    if (error instanceof DecodeError) throw new WireError(`raft message: ${error.message}`)
+    throw error
+  }
+}
