@@ -2,8 +2,9 @@
 // the same run. Sizes come from the environment so a quick run is possible:
 //   SWARMFS_BENCH_MB (default 1024), SWARMFS_BENCH_FILES (2000), SWARMFS_BENCH_RUNS (3),
 //   SWARMFS_BENCH_RAFT_SECONDS (4, per concurrency level of the Raft benchmark);
-//   SWARMFS_BENCH_ONLY=fs|raft runs just the filesystem or just the Raft benchmark.
+//   SWARMFS_BENCH_ONLY=fs|raft|cluster runs just one of them.
 import { benchFilesystem, formatFilesystemTable } from './filesystem-bench.js'
+import { benchCluster } from './cluster-bench.js'
 import { benchRaft } from './raft-bench.js'
 
 function numberFromEnvironment (name: string, fallback: number): number {
@@ -14,11 +15,12 @@ function numberFromEnvironment (name: string, fallback: number): number {
 
 async function main (): Promise<void> {
   const only = process.env.SWARMFS_BENCH_ONLY ?? ''
-  if (only !== '' && only !== 'fs' && only !== 'raft') throw new Error('SWARMFS_BENCH_ONLY must be fs or raft')
-  if (only !== 'raft') await mainFilesystem()
-  if (only !== 'fs') {
-    const table = await benchRaft((line) => console.log(line))
-    console.log(table)
+  if (!['', 'fs', 'raft', 'cluster'].includes(only)) throw new Error('SWARMFS_BENCH_ONLY must be fs, raft or cluster')
+  if (only === '' || only === 'fs') await mainFilesystem()
+  if (only === '' || only === 'raft') console.log(await benchRaft((line) => console.log(line)))
+  if (only === '' || only === 'cluster') {
+    const options = { smallFiles: numberFromEnvironment('SWARMFS_BENCH_FILES', 2000), runs: numberFromEnvironment('SWARMFS_BENCH_RUNS', 3) }
+    console.log(await benchCluster(options, (line) => console.log(line)))
   }
 }
 

@@ -12,10 +12,10 @@ export interface FilesystemBenchOptions {
   randomReadSeconds: number
 }
 
-interface Target { name: string, directory: string }
+export interface Target { name: string, directory: string }
 export interface Row { workload: string, unit: string, values: Map<string, number> }
 
-const CREATE_SCRIPT = `
+export const CREATE_SCRIPT = `
 const fs = require('node:fs/promises')
 const path = require('node:path')
 const [dir, count] = [process.argv[2], Number(process.argv[3])]
@@ -76,7 +76,7 @@ async function randomRead (target: Target, seconds: number): Promise<number> {
   return result.jobs[0]!.read.iops
 }
 
-async function smallFiles (target: Target, count: number, scriptFile: string): Promise<{ create: number, stat: number, unlink: number }> {
+export async function smallFiles (target: Target, count: number, scriptFile: string): Promise<{ create: number, stat: number, unlink: number }> {
   const directory = path.join(target.directory, 'small')
   await run(`rm -rf ${directory} && mkdir ${directory}`)
   const output = await run(`node ${scriptFile} ${directory} ${count}`)
