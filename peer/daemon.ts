@@ -18,6 +18,7 @@ import { MembershipKeeper } from './membership-keeper.js'
 import { Network, short } from './net/network.js'
 import type { Address } from './net/network.js'
 import { peerViews } from './peer-views.js'
+import { REPLICAS_DEFAULT, ReplicatedChunks } from './replicated-chunks.js'
 
 export interface DaemonOptions {
   data: string
@@ -45,6 +46,7 @@ export class Daemon {
   private metadata: ReplicatedMetadata | undefined
   private chunks: LocalChunks | undefined
   private network: Network | undefined
+  private replicated: ReplicatedChunks | undefined
   private membership: MembershipKeeper | undefined
   private mount!: Mount
   private fuse: FuseMount | null = null
@@ -115,7 +117,8 @@ export class Daemon {
     await metadata.propose({ type: 'purgeOrphans', holder: this.peer.id })
     const garbage = await chunks.collectUnreferenced()
     if (garbage > 0) log(`removed ${garbage} unreferenced chunks`)
-    this.mount = createOperations(metadata, chunks, { peerId: this.peer.id, closeToOpen: this.network !== undefined, log })
+    if (this.network !== undefined) this.replicated = new ReplicatedChunks(chunks, this.network, { replicas: REPLICAS_DEFAULT, log })
+    this.mount = createOperations(metadata, this.replicated ?? chunks, { peerId: this.peer.id, closeToOpen: this.network !== undefined, log })
     this.fuse = await FuseMount.mount(this.options.mount, this.mount.operations, {
       extraOptions: this.options.allowOther ? ['allow_other'] : [],
       onError: (operation, error) => log(`unexpected error in ${operation}: ${(error as Error).stack ?? String(error)}`)
@@ -168,7 +171,7 @@ export class Daemon {
       mountpoint: this.fuse?.mountpoint ?? null,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       metadata: { inodes: metadata.state.inodes.size, ...raft.storage },
-      chunks: this.chunks!.stats()
+      chunks: { ...this.chunks!.stats(), replication: this.replicated?.stats ?? null }
     }
   }
 

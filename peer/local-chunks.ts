@@ -57,6 +57,13 @@ export class LocalChunks implements ChunkService {
     return { id, length: plaintext.length }
   }
 
+  /** Keeps a chunk a peer replicated to us safe from collection while its writer may still commit it. */
+  hold (id: Buffer, ms: number): void {
+    const key = chunkIdToHex(id)
+    this.pin(key)
+    setTimeout(() => this.unpin([id]), ms).unref()
+  }
+
   private pin (key: string): void {
     this.pins.set(key, (this.pins.get(key) ?? 0) + 1)
   }

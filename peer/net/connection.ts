@@ -8,20 +8,34 @@ import type { ProtomuxChannel, ProtomuxMessage } from 'protomux'
 import type { SwarmSocket } from 'hyperswarm'
 import type { Message } from '../../metadata/raft/messages.js'
 import { capability, verifyCapability } from './capability.js'
-import { PROTOCOLS, PROTOCOL_VERSION, WireError, decodeHealth, decodeRaft, encodeHealth, encodeRaft, handshakeEncoding } from './wire.js'
-import type { Handshake, HealthMessage } from './wire.js'
+import { ChunkKind, PROTOCOLS, PROTOCOL_VERSION, WireError, decodeChunkMessage, decodeHealth, decodeRaft, encodeChunkMessage, encodeHealth, encodeRaft, handshakeEncoding } from './wire.js'
+import type { ChunkMessage, Handshake, HealthMessage } from './wire.js'
 
 export const ADMISSION_TIMEOUT_MS = 5_000
+/**
+ * Chunk requests this peer has in flight on one connection: whole chunks are up to 4 MiB and share the
+ * stream with Raft, so few in flight keep heartbeats from queueing behind many MiB (STACK.md §4).
+ */
+export const CHUNK_REQUESTS_IN_FLIGHT_MAX = 2
+
+export class PeerUnavailableError extends Error {
+  readonly code = 'EPEER'
+}
+
+export interface ChunkReply { kind: ChunkKind, payload: Uint8Array }
 
 export interface ConnectionEvents {
   admitted: (connection: PeerConnection) => void
   raft: (connection: PeerConnection, message: Message) => void
   health: (connection: PeerConnection, message: HealthMessage) => void
+  /** A get or put from the remote; resolves with the reply to send. */
+  chunkRequest: (connection: PeerConnection, message: ChunkMessage) => Promise<ChunkReply>
   /** `refused` is true when the remote failed admission (wrong capability or version). */
   closed: (connection: PeerConnection, reason: string, refused: boolean) => void
 }
 
 type ChannelName = keyof typeof PROTOCOLS
+const ZERO_ID = new Uint8Array(32)
 
 export class PeerConnection {
   readonly peerId: string
@@ -33,6 +47,11 @@ export class PeerConnection {
   private readonly channels: ProtomuxChannel[] = []
   private raftMessage!: ProtomuxMessage<Uint8Array>
   private healthMessage!: ProtomuxMessage<Uint8Array>
+  private chunkMessage!: ProtomuxMessage<Uint8Array>
+  private readonly pending = new Map<number, { resolve: (reply: ChunkReply) => void, reject: (error: Error) => void, timer: NodeJS.Timeout }>()
+  private readonly waitingForSlot: Array<() => void> = []
+  private requestSequence = 0
+  private inFlight = 0
   private readonly admissionTimer: NodeJS.Timeout
   admitted = false
   closed = false
@@ -50,6 +69,7 @@ export class PeerConnection {
     const mux = Protomux.from(socket)
     this.raftMessage = this.openChannel(mux, 'raft', (bytes) => this.events.raft(this, decodeRaft(bytes)))
     this.healthMessage = this.openChannel(mux, 'health', (bytes) => this.events.health(this, decodeHealth(bytes)))
+    this.chunkMessage = this.openChannel(mux, 'chunks', (bytes) => this.receiveChunk(decodeChunkMessage(bytes)))
     this.admissionTimer = setTimeout(() => this.close('not admitted within the timeout', true), ADMISSION_TIMEOUT_MS)
   }
 
@@ -61,9 +81,52 @@ export class PeerConnection {
     if (this.admitted && !this.closed) this.healthMessage.send(encodeHealth(message))
   }
 
+  /** Sends a get or put and resolves with the reply; rejects with PeerUnavailableError on timeout or close. */
+  async requestChunk (kind: typeof ChunkKind.Get | typeof ChunkKind.Put, chunkId: Uint8Array, payload: Uint8Array, timeoutMs: number): Promise<ChunkReply> {
+    while (this.inFlight >= CHUNK_REQUESTS_IN_FLIGHT_MAX) await new Promise<void>((resolve) => this.waitingForSlot.push(resolve))
+    if (this.closed || !this.admitted) throw new PeerUnavailableError(`peer ${this.peerId.slice(0, 12)} is not connected`)
+    this.inFlight++
+    try {
+      const requestId = ++this.requestSequence
+      return await new Promise<ChunkReply>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.pending.delete(requestId)
+          reject(new PeerUnavailableError(`peer ${this.peerId.slice(0, 12)} did not answer a chunk request in ${timeoutMs} ms`))
+        }, timeoutMs)
+        this.pending.set(requestId, { resolve, reject, timer })
+        this.chunkMessage.send(encodeChunkMessage({ kind, requestId, chunkId, payload }))
+      })
+    } finally {
+      this.inFlight--
+      this.waitingForSlot.shift()?.()
+    }
+  }
+
+  private receiveChunk (message: ChunkMessage): void {
+    if (message.kind === ChunkKind.Get || message.kind === ChunkKind.Put) {
+      this.events.chunkRequest(this, message).then((reply) => {
+        if (!this.closed) this.chunkMessage.send(encodeChunkMessage({ kind: reply.kind, requestId: message.requestId, chunkId: ZERO_ID, payload: reply.payload }))
+      }, () => {
+        if (!this.closed) this.chunkMessage.send(encodeChunkMessage({ kind: ChunkKind.Failed, requestId: message.requestId, chunkId: ZERO_ID, payload: new Uint8Array(0) }))
+      })
+      return
+    }
+    const waiter = this.pending.get(message.requestId)
+    if (waiter === undefined) return // answered after its timeout
+    this.pending.delete(message.requestId)
+    clearTimeout(waiter.timer)
+    waiter.resolve({ kind: message.kind, payload: message.payload })
+  }
+
   close (reason: string, refused = false): void {
     if (this.closed) return
     this.closed = true
+    for (const [id, waiter] of this.pending) {
+      clearTimeout(waiter.timer)
+      waiter.reject(new PeerUnavailableError(`connection to ${this.peerId.slice(0, 12)} closed: ${reason}`))
+      this.pending.delete(id)
+    }
+    for (const wake of this.waitingForSlot.splice(0)) wake()
     clearTimeout(this.admissionTimer)
     this.socket.destroy()
     this.events.closed(this, reason, refused)

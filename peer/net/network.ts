@@ -9,11 +9,12 @@ import Hyperswarm from 'hyperswarm'
 import type { PeerDiscovery, SwarmSocket } from 'hyperswarm'
 import type { Message } from '../../metadata/raft/messages.js'
 import type { Transport } from '../../metadata/raft/transport.js'
-import { PeerConnection } from './connection.js'
+import { PeerConnection, PeerUnavailableError } from './connection.js'
+import type { ChunkReply } from './connection.js'
 import { FailureDetector } from './failure-detector.js'
 import type { PeerState } from './failure-detector.js'
-import { HealthKind } from './wire.js'
-import type { Beat, HealthMessage } from './wire.js'
+import { ChunkKind, HealthKind } from './wire.js'
+import type { Beat, ChunkMessage, HealthMessage } from './wire.js'
 
 export const BEAT_INTERVAL_MS = 1_000
 const REFUSED_FOR_MS = 60_000
@@ -56,6 +57,7 @@ export class Network implements Transport {
   private readonly beats = new Map<string, Omit<Beat, 'sequence'>>()
   private readonly known = new Set<string>()
   private receiver: (message: Message) => void = () => {}
+  private chunkServer: (peerId: string, message: ChunkMessage) => Promise<ChunkReply> = async () => ({ kind: ChunkKind.Failed, payload: new Uint8Array(0) })
   private sequence = 0
   private members: string[] = []
   private readonly timers: NodeJS.Timeout[] = []
@@ -95,6 +97,19 @@ export class Network implements Transport {
 
   onMessage (handler: (message: Message) => void): void {
     this.receiver = handler
+  }
+
+  // ---- chunks ----
+
+  /** Serves the gets and puts of chunks that other peers send. */
+  serveChunks (server: (peerId: string, message: ChunkMessage) => Promise<ChunkReply>): void {
+    this.chunkServer = server
+  }
+
+  async requestChunk (peerId: string, kind: typeof ChunkKind.Get | typeof ChunkKind.Put, chunkId: Uint8Array, payload: Uint8Array, timeoutMs: number): Promise<ChunkReply> {
+    const connection = this.connections.get(peerId)
+    if (connection === undefined) throw new PeerUnavailableError(`peer ${short(peerId)} is not connected`)
+    return await connection.requestChunk(kind, chunkId, payload, timeoutMs)
   }
 
   // ---- membership and views ----
@@ -165,6 +180,7 @@ export class Network implements Transport {
       admitted: (connection) => this.admitted(connection),
       raft: (_connection, message) => { if (message.from === peerId) this.receiver(message) },
       health: (connection, message) => this.health(connection, message),
+      chunkRequest: async (_connection, message) => await this.chunkServer(peerId, message),
       closed: (connection, reason, refused) => this.closed(connection, reason, refused)
     })
   }

@@ -12,8 +12,10 @@ export const CAPABILITY_BYTES = 32
 /** Raft frames: an append batch is at most 1 MiB of entries and one entry at most 16 MiB (a huge chunk list). */
 export const RAFT_FRAME_BYTES_MAX = 17 * 1024 * 1024
 export const HEALTH_FRAME_BYTES_MAX = 256
+/** Chunk frames carry one whole sealed chunk (4 MiB of plaintext plus headers and tags) at most. */
+export const CHUNK_FRAME_BYTES_MAX = 5 * 1024 * 1024
 
-export const PROTOCOLS = { raft: 'swarmfs/raft', health: 'swarmfs/health' } as const
+export const PROTOCOLS = { raft: 'swarmfs/raft', health: 'swarmfs/health', chunks: 'swarmfs/chunks' } as const
 
 export class WireError extends Error {
   readonly code = 'EWIRE'
@@ -112,4 +114,46 @@ export function decodeRaft (bytes: Uint8Array): Message {
     if (error instanceof DecodeError) throw new WireError(`raft message: ${error.message}`)
     throw error
   }
+}
+
+/** Chunk transfers: a request (get or put a sealed chunk) and its reply, matched by request id. */
+export const ChunkKind = { Get: 0, Put: 1, Ok: 2, Missing: 3, Failed: 4 } as const
+export type ChunkKind = typeof ChunkKind[keyof typeof ChunkKind]
+
+export interface ChunkMessage {
+  kind: ChunkKind
+  requestId: number
+  chunkId: Uint8Array // 32 bytes; zeros in replies
+  payload: Uint8Array // the sealed chunk of a put or of an Ok reply to a get; empty otherwise
+}
+
+const chunkBody: c.Encoder<ChunkMessage> = {
+  preencode (state, m) {
+    c.uint.preencode(state, m.kind)
+    c.uint.preencode(state, m.requestId)
+    c.fixed32.preencode(state, m.chunkId)
+    c.buffer.preencode(state, m.payload)
+  },
+  encode (state, m) {
+    c.uint.encode(state, m.kind)
+    c.uint.encode(state, m.requestId)
+    c.fixed32.encode(state, m.chunkId)
+    c.buffer.encode(state, m.payload)
+  },
+  decode (state) {
+    const kind = c.uint.decode(state)
+    if (kind > ChunkKind.Failed) throw new WireError(`unknown chunk message kind ${kind}`)
+    const requestId = safe(c.uint.decode(state))
+    const chunkId = c.fixed32.decode(state)
+    const payload = c.buffer.decode(state) ?? new Uint8Array(0)
+    return { kind: kind as ChunkKind, requestId, chunkId, payload }
+  }
+}
+
+export function encodeChunkMessage (message: ChunkMessage): Uint8Array {
+  return c.encode(chunkBody, message)
+}
+
+export function decodeChunkMessage (bytes: Uint8Array): ChunkMessage {
+  return decodeExactly(chunkBody, bytes, CHUNK_FRAME_BYTES_MAX, 'chunk message')
 }
