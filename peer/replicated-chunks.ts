@@ -67,11 +67,15 @@ export class ReplicatedChunks implements ChunkService {
     const candidates = replicaTargets(id, this.network.id, up, up.length)
     let stored = 0
     let next = 0
+    // One worker per wanted replica: each places one copy, on the next candidate whenever one fails.
     const worker = async (): Promise<void> => {
-      while (stored < wanted && next < candidates.length) {
+      while (next < candidates.length) {
         const peer = candidates[next++]!
         const reply = await this.network.requestChunk(peer, ChunkKind.Put, id, sealed, REQUEST_TIMEOUT_MS).catch(() => null)
-        if (reply?.kind === ChunkKind.Ok) stored++
+        if (reply?.kind === ChunkKind.Ok) {
+          stored++
+          return
+        }
       }
     }
     await Promise.all(Array.from({ length: wanted }, worker))
