@@ -33,7 +33,7 @@ Commands:
   remove     PEER --data DIR              remove a peer from the cluster for good
   bootstrap  --host ADDR --port N         run a DHT bootstrap node for private networks and tests
   unmount    MNT                          unmount a swarmfs mount (also one left by a killed daemon)
-  demo       [--dir DIR]                  run a throwaway peer with a mount under DIR until Ctrl-C
+  demo       [--peers N] [--dir DIR]      run a throwaway local cluster with mounts under DIR until Ctrl-C
 
 Run 'swarmfs <command> --help' for a command's options.`,
   init: `Usage: swarmfs init --data DIR
@@ -72,10 +72,11 @@ connections from then on.`,
 
 Runs a hyperswarm DHT bootstrap node at ADDR:N in the foreground (port 0 picks a free port) and prints
 'bootstrap ADDR:PORT'. Point peers at it with 'swarmfs up --bootstrap ADDR:PORT'.`,
-  demo: `Usage: swarmfs demo [--dir DIR]
+  demo: `Usage: swarmfs demo [--peers N] [--dir DIR]
 
-Creates a throwaway peer (data and mount under DIR, default /tmp/swarmfs-demo), mounts it, prints what to
-try, and on Ctrl-C unmounts, stops and removes DIR.`,
+Starts a local bootstrap node and N peer daemons (default 3), each a separate process on 127.0.0.1, as one
+cluster with data and mounts under DIR (default /tmp/swarmfs-demo); prints what to try; on Ctrl-C every
+peer unmounts and stops, and DIR is removed.`,
   unmount: `Usage: swarmfs unmount MNT
 
 Unmounts MNT (lazily if it is busy).`
@@ -104,6 +105,7 @@ async function main (argv: string[]): Promise<number> {
       bootstrap: { type: 'string' },
       host: { type: 'string' },
       port: { type: 'string' },
+      peers: { type: 'string', default: '3' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -140,7 +142,11 @@ async function main (argv: string[]): Promise<number> {
       if (values.host === undefined || values.port === undefined) throw new UsageError('bootstrap needs --host and --port')
       return await runBootstrapNode(values.host, port(values.port))
     }
-    case 'demo': return await demo(values.dir)
+    case 'demo': {
+      const peers = Number(values.peers)
+      if (!Number.isInteger(peers) || peers < 1 || peers > 9) throw new UsageError('--peers must be between 1 and 9')
+      return await demo(values.dir, peers)
+    }
     case 'unmount': {
       const mountpoint = positionals[0] ?? values.mount
       if (mountpoint === undefined) throw new UsageError('unmount needs a mountpoint')

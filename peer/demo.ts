@@ -1,58 +1,111 @@
-// `swarmfs demo`: a working swarmfs in one command. It creates a throwaway data directory, starts a
-// peer daemon as a child process with its mount under DIR, prints what to try, and on Ctrl-C stops the
-// daemon (which unmounts) and removes everything it created.
+// `swarmfs demo`: a working cluster in one command. It starts a DHT bootstrap node and N peer daemons
+// as separate processes, all on 127.0.0.1 (nothing else is contacted), founds a cluster on the first
+// and joins the others with its invite, mounts each peer's view under DIR, prints what to try, and on
+// Ctrl-C stops every peer (each unmounts) and the bootstrap node, and removes DIR.
 import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url))
-const MOUNT_WAIT_MS = 20_000
+const START_WAIT_MS = 60_000
 
 async function isMounted (mountpoint: string): Promise<boolean> {
   const mounts = await readFile('/proc/self/mounts', 'utf8')
   return mounts.split('\n').some((line) => line.split(' ')[1] === mountpoint)
 }
 
-async function runCli (args: string[]): Promise<void> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: 'inherit' })
+async function runCli (args: string[]): Promise<string> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-  if (code !== 0) throw new Error(`swarmfs ${args[0]} failed`)
+  if (code !== 0) throw new Error(`swarmfs ${args[0]!} failed`)
+  return output.trim()
 }
 
-export async function demo (directory: string): Promise<number> {
+async function stopChild (child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  return await exited
+}
+
+/** Starts `swarmfs bootstrap` on a free loopback port and resolves with its address. */
+async function startBootstrap (): Promise<{ child: ChildProcess, address: string }> {
+  const child = spawn(process.execPath, [CLI, 'bootstrap', '--host', '127.0.0.1', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let output = ''
+  const address = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = /^bootstrap (\S+)$/m.exec(output)
+      if (match !== null) resolve(match[1]!)
+    })
+    child.once('exit', () => reject(new Error('the bootstrap node did not start')))
+  })
+  return { child, address }
+}
+
+export async function demo (directory: string, peers: number): Promise<number> {
   const root = path.resolve(directory)
-  const data = path.join(root, 'peer-1')
-  const mountpoint = path.join(root, 'mnt')
-  await rm(data, { recursive: true, force: true })
-  await mkdir(mountpoint, { recursive: true })
-  await runCli(['init', '--data', data])
-  const daemon = spawn(process.execPath, [CLI, 'up', '--data', data, '--mount', mountpoint], { stdio: ['ignore', 'inherit', 'inherit'] })
-  const exited = new Promise<number | null>((resolve) => daemon.once('exit', resolve))
-  const deadline = Date.now() + MOUNT_WAIT_MS
-  while (!(await isMounted(mountpoint))) {
-    if (daemon.exitCode !== null || Date.now() > deadline) throw new Error('the demo peer did not come up')
-    await new Promise((resolve) => setTimeout(resolve, 50))
+  await rm(root, { recursive: true, force: true })
+  await mkdir(root, { recursive: true })
+  const bootstrap = await startBootstrap()
+  const daemons: ChildProcess[] = []
+  const names = Array.from({ length: peers }, (_, i) => `peer${i + 1}`)
+  let stopping = false
+  const stopAll = async (): Promise<number[]> => {
+    stopping = true
+    const codes = await Promise.all(daemons.map(async (daemon) => await stopChild(daemon)))
+    await stopChild(bootstrap.child)
+    await rm(root, { recursive: true, force: true })
+    return codes.map((code) => code ?? 1)
   }
+  try {
+    for (const [i, name] of names.entries()) {
+      const data = path.join(root, name, 'data')
+      await mkdir(path.join(root, name, 'mnt'), { recursive: true })
+      if (i === 0) await runCli(['init', '--data', data])
+      else await runCli(['join', await runCli(['invite', '--data', path.join(root, names[0]!, 'data')]), '--data', data])
+    }
+    for (const name of names) {
+      const args = ['up', '--data', path.join(root, name, 'data'), '--mount', path.join(root, name, 'mnt'), '--bootstrap', bootstrap.address, '--host', '127.0.0.1']
+      const daemon = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'inherit', 'inherit'] })
+      daemon.once('exit', (code) => { if (!stopping) console.error(`swarmfs demo: ${name} exited with ${String(code)}`) })
+      daemons.push(daemon)
+    }
+    const deadline = Date.now() + START_WAIT_MS
+    for (const name of names) {
+      while (!(await isMounted(path.join(root, name, 'mnt')))) {
+        if (daemons.some((daemon) => daemon.exitCode !== null) || Date.now() > deadline) throw new Error(`${name} did not come up`)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
+  } catch (error) {
+    await stopAll()
+    throw error
+  }
+  const [first, second] = [names[0]!, names[1] ?? names[0]!]
   console.log(`
-swarmfs is mounted at ${mountpoint} (data in ${data}). Try, in another terminal:
+swarmfs: a ${peers}-peer cluster is running on 127.0.0.1, each peer a separate process with its own mount:
+${names.map((name) => `  ${path.join(root, name, 'mnt')}`).join('\n')}
+They are one filesystem. Try, in another terminal:
 
-  cd ${mountpoint}
-  echo hello > hello.txt && cat hello.txt
-  cp -a /usr/share/doc/git . && du -sh git && find git | wc -l
-  sqlite3 test.db 'create table t(x); insert into t values (42); select * from t'
-  node ${CLI} status --data ${data}
+  echo hello > ${path.join(root, first, 'mnt', 'hello.txt')}
+  cat ${path.join(root, second, 'mnt', 'hello.txt')}
+  cp -a /usr/share/doc/git ${path.join(root, first, 'mnt')}/ && du -sh ${path.join(root, second, 'mnt', 'git')}
+  node ${CLI} status --data ${path.join(root, first, 'data')}
 
-Press Ctrl-C to stop: the peer unmounts and the demo removes ${root}.
+Kill a peer (kill -9 <pid>) and watch status elect a new leader; the other mounts keep working.
+Press Ctrl-C to stop: every peer unmounts and the demo removes ${root}.
 `)
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve())
     process.once('SIGTERM', () => resolve())
-    daemon.once('exit', () => resolve())
   })
-  if (daemon.exitCode === null) daemon.kill('SIGTERM')
-  const code = await exited
-  await rm(root, { recursive: true, force: true })
-  console.log(code === 0 ? 'demo stopped; nothing left mounted or running' : `the peer exited with ${String(code)}`)
-  return code === 0 ? 0 : 1
+  const codes = await stopAll()
+  const clean = codes.every((code) => code === 0)
+  console.log(clean ? 'demo stopped; nothing left mounted or running' : `some peers exited with errors: ${codes.join(' ')}`)
+  return clean ? 0 : 1
 }

@@ -35,6 +35,23 @@ export interface ConnectionEvents {
 }
 
 type ChannelName = keyof typeof PROTOCOLS
+
+/**
+ * The handshake as protomux decodes it, with an undecodable one as null: thrown, it would make protomux
+ * destroy the stream as a mere connection error, so the sender would escape the refusal a wrong
+ * capability earns.
+ */
+const lenientHandshake: c.Encoder<Handshake | null> = {
+  preencode (state, h) { handshakeEncoding.preencode(state, h!) },
+  encode (state, h) { handshakeEncoding.encode(state, h!) },
+  decode (state) {
+    try {
+      return handshakeEncoding.decode(state)
+    } catch {
+      return null
+    }
+  }
+}
 const ZERO_ID = new Uint8Array(32)
 
 export class PeerConnection {
@@ -70,7 +87,8 @@ export class PeerConnection {
     this.raftMessage = this.openChannel(mux, 'raft', (bytes) => this.events.raft(this, decodeRaft(bytes)))
     this.healthMessage = this.openChannel(mux, 'health', (bytes) => this.events.health(this, decodeHealth(bytes)))
     this.chunkMessage = this.openChannel(mux, 'chunks', (bytes) => this.receiveChunk(decodeChunkMessage(bytes)))
-    this.admissionTimer = setTimeout(() => this.close('not admitted within the timeout', true), ADMISSION_TIMEOUT_MS)
+    // Silence is closed but not refused: a loaded peer may just be slow; only a wrong proof is refused.
+    this.admissionTimer = setTimeout(() => this.close('not admitted within the timeout'), ADMISSION_TIMEOUT_MS)
   }
 
   sendRaft (message: Message): void {
@@ -133,9 +151,9 @@ export class PeerConnection {
   }
 
   private openChannel (mux: Protomux, name: ChannelName, deliver: (bytes: Uint8Array) => void): ProtomuxMessage<Uint8Array> {
-    const channel = mux.createChannel<Handshake>({
+    const channel = mux.createChannel<Handshake | null>({
       protocol: PROTOCOLS[name],
-      handshake: handshakeEncoding,
+      handshake: lenientHandshake,
       onopen: (handshake) => this.verify(name, handshake),
       onclose: () => this.close(`${name} channel closed`)
     })
@@ -158,8 +176,12 @@ export class PeerConnection {
     return message
   }
 
-  private verify (name: ChannelName, handshake: Handshake): void {
+  private verify (name: ChannelName, handshake: Handshake | null): void {
     if (this.closed) return
+    if (handshake === null) {
+      this.close(`${name} channel sent a handshake that does not decode (not a member of this cluster)`, true)
+      return
+    }
     if (handshake.version !== PROTOCOL_VERSION) {
       this.close(`${name} channel speaks protocol version ${handshake.version}, this peer speaks ${PROTOCOL_VERSION}`, true)
       return

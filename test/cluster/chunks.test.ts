@@ -20,7 +20,7 @@ async function sha256 (file: string, cwd?: string): Promise<string> {
 
 test(`a ${MB} MiB file written on one peer reads back identical everywhere, from R = 3 copies`, async (t) => {
   const cluster = await Cluster.start(4)
-  t.teardown(async () => await cluster.destroy())
+  t.teardown(async () => await cluster.destroy(), { force: true })
   const source = path.join(cluster.base, 'source.bin')
   await run(`head -c ${MB * 1048576} /dev/urandom > ${source}`)
   const expected = await sha256(source)

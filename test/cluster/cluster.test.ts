@@ -11,7 +11,7 @@ async function sees (cluster: Cluster, peer: ClusterPeer, script: string, what: 
 
 test('3 peers: formed from an invite, one filesystem, a new leader after kill -9, catch-up on restart', async (t) => {
   const cluster = await Cluster.start(3)
-  t.teardown(async () => await cluster.destroy())
+  t.teardown(async () => await cluster.destroy(), { force: true })
   const [a, b, c] = cluster.peers as [ClusterPeer, ClusterPeer, ClusterPeer]
 
   const statuses = await Promise.all(cluster.peers.map(async (peer) => (await peer.status())!))
@@ -55,7 +55,7 @@ test('3 peers: formed from an invite, one filesystem, a new leader after kill -9
 
 test('5 peers: five voters, and a change on a learner-turned-voter shows everywhere', async (t) => {
   const cluster = await Cluster.start(5)
-  t.teardown(async () => await cluster.destroy())
+  t.teardown(async () => await cluster.destroy(), { force: true })
   const status = (await cluster.peers[4]!.status())!
   t.is(status.voters.length, 5, 'five voters')
   t.is(status.learners.length, 0, 'no learners left')

@@ -17,7 +17,7 @@ declare module 'brittle' {
   }
   interface Test extends Assertion {
     plan (count: number): void
-    teardown (fn: () => unknown, options?: { order?: number }): void
+    teardown (fn: () => unknown, options?: { order?: number, force?: boolean }): void
     timeout (ms: number): void
     test (name: string, fn: (t: Test) => unknown): Promise<void>
     tmp (): Promise<string>

@@ -196,8 +196,9 @@ export class Cluster {
         return status !== null && status.voters.length === targetVoters(size)
       }, 'the voters to reach their target')
     } catch (error) {
+      const logs = cluster.logs()
       await cluster.destroy()
-      throw error
+      throw new Error(`${(error as Error).message}\n${logs}`)
     }
     return cluster
   }
