@@ -23,7 +23,7 @@ export function nextMembershipStep (view: MembershipView): MembershipStep {
   const members = [...conf.voters, ...conf.learners]
   const first = (ids: NodeId[]): NodeId | undefined => ids.slice().sort()[0]
   if (removed.has(self)) {
-    const successor = first(conf.voters.filter((id) => id !== self && view.health.get(id)?.alive === true && view.health.get(id)?.caughtUp === true))
+    const successor = first(conf.voters.filter((id) => id !== self && !removed.has(id) && view.health.get(id)?.alive === true && view.health.get(id)?.caughtUp === true))
     return successor === undefined ? null : { transferTo: successor }
   }
   const expelled = first(members.filter((id) => removed.has(id)))

@@ -215,6 +215,8 @@ export class Network implements Transport {
   private beat (): void {
     const now = Date.now()
     this.detector.expire(now)
+    // Refusals expire here, or every key that ever failed admission would stay in the map for good.
+    for (const [peerId, until] of this.refusedUntil) if (until <= now) this.refusedUntil.delete(peerId)
     const local = this.options.localBeat()
     for (const connection of this.connections.values()) {
       const sequence = ++this.sequence
@@ -232,7 +234,10 @@ export class Network implements Transport {
 
   private refreshDiscovery (): void {
     const missing = this.members.some((id) => id !== this.id && !this.connections.has(id))
-    if (this.discovery === null || (!missing && this.connections.size > 0)) return
+    // A peer that is no member yet knows no one to miss, but its first lookup may have crossed the
+    // leader's announce: it keeps looking until it is admitted, or it could wait forever.
+    const joining = !this.members.includes(this.id)
+    if (this.discovery === null || (!missing && !joining && this.connections.size > 0)) return
     this.discovery.refresh({ client: true, server: true }).catch((error: Error) => this.options.log(`discovery refresh failed: ${error.message}`))
   }
 }

@@ -1,0 +1,193 @@
+// Proves the peer wire and the admission proof, without a network. Thousands of seeded random,
+// truncated and bit-flipped inputs to decodeRaft, decodeHealth, decodeHandshake and decodeInvite throw
+// WireError or InviteError and nothing else (a TypeError or RangeError inside a protomux handler would
+// crash the daemon, STYLE.md §3); valid frames round-trip; oversized frames are refused before any
+// decoding; a capability verifies only for the other role of the same Noise session under the same key.
+// A failing case prints its seed: SEED=n replays it.
+import test from 'brittle'
+import type { Test } from 'brittle'
+import { EntryType, MessageType, makeMessage } from '../../../metadata/raft/messages.js'
+import { KEY_BYTES, randomBytes } from '../../../native/crypto.js'
+import { deriveClusterKeys } from '../../../peer/cluster-keys.js'
+import { InviteError, decodeInvite, encodeInvite } from '../../../peer/invite.js'
+import { capability, verifyCapability } from '../../../peer/net/capability.js'
+import {
+  CAPABILITY_BYTES, ChunkKind, HEALTH_FRAME_BYTES_MAX, HealthKind, PROTOCOL_VERSION, RAFT_FRAME_BYTES_MAX, WireError,
+  decodeChunkMessage, decodeHandshake, decodeHealth, decodeRaft, encodeChunkMessage, encodeHealth, encodeRaft, handshakeEncoding
+} from '../../../peer/net/wire.js'
+import type { HealthMessage } from '../../../peer/net/wire.js'
+import c from 'compact-encoding'
+import { seededRandom } from '../../helpers/seeded-random.js'
+
+const SEED = Number(process.env.SEED ?? 20240901)
+const CASES = 5_000
+
+const raftSample = makeMessage({
+  type: MessageType.App,
+  to: 'b'.repeat(64),
+  from: 'a'.repeat(64),
+  term: 9,
+  logTerm: 8,
+  index: 2 ** 45,
+  commit: 2 ** 45 - 3,
+  reject: false,
+  rejectHint: 0,
+  context: new Uint8Array([7, 7]),
+  entries: [
+    { term: 8, index: 2 ** 45 + 1, type: EntryType.Normal, data: new Uint8Array([1, 2, 3, 4]) },
+    { term: 9, index: 2 ** 45 + 2, type: EntryType.Empty, data: new Uint8Array(0) }
+  ],
+  snapshot: null
+})
+const beat: HealthMessage = { kind: HealthKind.Beat, sequence: 41, term: 9, commit: 2 ** 50, applied: 2 ** 50 - 1 }
+const ack: HealthMessage = { kind: HealthKind.Ack, sequence: 41, term: 9, commit: 1, applied: 0 }
+const chunkPut = { kind: ChunkKind.Put, requestId: 12, chunkId: randomBytes(32), payload: randomBytes(100) }
+const handshake = { version: PROTOCOL_VERSION, capability: randomBytes(CAPABILITY_BYTES) }
+
+/** Random bytes, a truncation of `valid`, or `valid` with a few bytes or bits changed. */
+function mutant (random: () => number, valid: Uint8Array, lengthMax: number): Uint8Array {
+  const int = (bound: number): number => Math.floor(random() * bound)
+  const kind = int(4)
+  if (kind === 0) return Uint8Array.from({ length: int(lengthMax + 1) }, () => int(256))
+  if (kind === 1) return valid.slice(0, int(valid.length))
+  const bytes = new Uint8Array(valid) // a copy: encoders return Buffers, whose slice() is a view
+
+  if (bytes.length === 0) return bytes
+  const edits = 1 + int(4)
+  for (let k = 0; k < edits; k++) {
+    const at = int(bytes.length)
+    if (kind === 2) bytes[at] = int(256)
+    else bytes[at]! ^= 1 << int(8)
+  }
+  return random() < 0.2 ? Uint8Array.from([...bytes, ...Array.from({ length: 1 + int(8) }, () => int(256))]) : bytes
+}
+
+/** Feeds CASES mutants of `valid` to `decode`; only `expected` may be thrown. */
+function fuzz (t: Test, name: string, valid: Uint8Array, decode: (bytes: Uint8Array) => unknown, expected: new (...args: any[]) => Error): void {
+  const random = seededRandom(SEED)
+  let refused = 0
+  let accepted = 0
+  const wrong: string[] = []
+  for (let i = 0; i < CASES; i++) {
+    const bytes = mutant(random, valid, valid.length * 2)
+    try {
+      decode(bytes)
+      accepted++
+    } catch (error) {
+      if (error instanceof expected) refused++
+      else if (wrong.length < 3) wrong.push(`${(error as Error).name}: ${(error as Error).message} on ${Buffer.from(bytes).toString('hex')}`)
+    }
+  }
+  t.comment(`${name}: ${CASES} mutants, ${refused} refused, ${accepted} decoded (seed ${SEED})`)
+  t.alike(wrong, [], `${name} throws only ${expected.name}`)
+  t.ok(refused > CASES / 2, `${name} refuses most mutants`)
+}
+
+test('wire: valid frames round-trip', (t) => {
+  t.alike(decodeRaft(encodeRaft(raftSample)), raftSample, 'a Raft append with entries')
+  const vote = makeMessage({ type: MessageType.Vote, to: 'x', from: 'y', term: 3, logTerm: 2, index: 10 })
+  t.alike(decodeRaft(encodeRaft(vote)), vote, 'a Raft vote request')
+  t.alike(decodeHealth(encodeHealth(beat)), beat, 'a heartbeat')
+  t.alike(decodeHealth(encodeHealth(ack)), ack, 'an acknowledgement')
+  const chunk = decodeChunkMessage(encodeChunkMessage(chunkPut))
+  t.alike({ ...chunk, chunkId: Buffer.from(chunk.chunkId), payload: Buffer.from(chunk.payload) }, chunkPut, 'a chunk put')
+  const decoded = decodeHandshake(c.encode(handshakeEncoding, handshake))
+  t.is(decoded.version, PROTOCOL_VERSION)
+  t.alike(Buffer.from(decoded.capability), Buffer.from(handshake.capability), 'a handshake')
+  const secret = randomBytes(KEY_BYTES)
+  t.alike(decodeInvite(encodeInvite(secret)), secret, 'an invite')
+  t.alike(decodeInvite(`  ${encodeInvite(secret)}\n`), secret, 'an invite with surrounding whitespace')
+})
+
+test('wire: random, truncated and bit-flipped frames throw WireError only', (t) => {
+  fuzz(t, 'decodeRaft', encodeRaft(raftSample), decodeRaft, WireError)
+  fuzz(t, 'decodeHealth (beat)', encodeHealth(beat), decodeHealth, WireError)
+  fuzz(t, 'decodeHealth (ack)', encodeHealth(ack), decodeHealth, WireError)
+  fuzz(t, 'decodeChunkMessage', encodeChunkMessage(chunkPut), decodeChunkMessage, WireError)
+  fuzz(t, 'decodeHandshake', c.encode(handshakeEncoding, handshake), decodeHandshake, WireError)
+})
+
+test('wire: the handshake encoding protomux decodes with throws plain Errors only', (t) => {
+  // protomux decodes the channel-open handshake itself (not through decodeHandshake): whatever it
+  // throws there destroys the connection, and a TypeError/RangeError would crash the process.
+  const random = seededRandom(SEED + 1)
+  const valid = c.encode(handshakeEncoding, handshake)
+  const wrong: string[] = []
+  for (let i = 0; i < CASES; i++) {
+    const bytes = mutant(random, valid, 80)
+    try {
+      handshakeEncoding.decode(c.state(0, bytes.byteLength, bytes))
+    } catch (error) {
+      if (error instanceof TypeError || error instanceof RangeError || !(error instanceof Error)) wrong.push(String(error))
+    }
+  }
+  t.alike(wrong, [], 'no TypeError or RangeError')
+})
+
+test('wire: invites — random and mutated text throws InviteError only', (t) => {
+  const random = seededRandom(SEED + 2)
+  const valid = encodeInvite(randomBytes(KEY_BYTES))
+  const alphabet = '0123456789abcdefswarmfs1 \n\u00e9\u0000ABCDEFG'
+  const wrong: string[] = []
+  let refused = 0
+  for (let i = 0; i < CASES; i++) {
+    const int = (bound: number): number => Math.floor(random() * bound)
+    let text: string
+    const kind = int(3)
+    if (kind === 0) text = Array.from({ length: int(100) }, () => alphabet[int(alphabet.length)]).join('')
+    else if (kind === 1) text = valid.slice(0, int(valid.length))
+    else {
+      const chars = [...valid]
+      for (let k = 0; k < 1 + int(3); k++) chars[int(chars.length)] = alphabet[int(alphabet.length)]!
+      text = chars.join('')
+    }
+    try {
+      decodeInvite(text)
+    } catch (error) {
+      if (error instanceof InviteError) refused++
+      else wrong.push(`${String(error)} on ${JSON.stringify(text)}`)
+    }
+  }
+  t.alike(wrong.slice(0, 3), [], 'only InviteError')
+  t.ok(refused > CASES / 2, `${refused} of ${CASES} refused`)
+  for (const notText of [undefined, null, 42, Buffer.from(valid), {}]) {
+    t.exception(() => decodeInvite(notText as unknown as string), InviteError, `${typeof notText} is refused`)
+  }
+  t.exception.all(() => encodeInvite(randomBytes(31)), RangeError, 'a short secret cannot be encoded (a programming error)')
+})
+
+test('wire: not-bytes, oversized and trailing frames are refused with WireError', (t) => {
+  t.exception(() => decodeHealth(new Uint8Array(HEALTH_FRAME_BYTES_MAX + 1)), WireError, 'a health frame over its limit')
+  t.exception(() => decodeHandshake(new Uint8Array(65)), WireError, 'a handshake over its limit')
+  t.exception(() => decodeRaft(new Uint8Array(RAFT_FRAME_BYTES_MAX + 1)), WireError, 'a Raft frame over its limit')
+  for (const notBytes of [undefined, null, 'text', [1, 2, 3], {}]) {
+    t.exception(() => decodeRaft(notBytes as unknown as Uint8Array), WireError, `decodeRaft(${JSON.stringify(notBytes)})`)
+    t.exception(() => decodeHealth(notBytes as unknown as Uint8Array), WireError, `decodeHealth(${JSON.stringify(notBytes)})`)
+  }
+  t.exception(() => decodeHealth(new Uint8Array([...encodeHealth(beat), 0])), WireError, 'trailing bytes after a heartbeat')
+  t.exception(() => decodeHealth(new Uint8Array(0)), WireError, 'an empty health frame')
+  t.exception(() => decodeRaft(new Uint8Array(0)), WireError, 'an empty Raft frame')
+  t.exception(() => decodeHealth(encodeHealth({ ...beat, kind: 2 as HealthKind })), WireError, 'an unknown health kind')
+  // kind 0, then a uint64 sequence of 2^64 − 1: beyond 2^53, refused instead of silently rounded.
+  const unsafe = new Uint8Array([0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0])
+  t.exception(() => decodeHealth(unsafe), WireError, 'an unsafe integer')
+})
+
+test('capability: verifies for the other role of the same session under the same key only', (t) => {
+  const key = deriveClusterKeys(randomBytes(KEY_BYTES)).connectionAuth
+  const otherKey = deriveClusterKeys(randomBytes(KEY_BYTES)).connectionAuth
+  const session = randomBytes(64)
+  const otherSession = randomBytes(64)
+  for (const initiator of [true, false]) {
+    const sent = capability(key, session, initiator)
+    t.is(sent.length, CAPABILITY_BYTES)
+    t.ok(verifyCapability(key, session, !initiator, sent), `the ${initiator ? 'responder' : 'initiator'} accepts the ${initiator ? 'initiator' : 'responder'}'s proof`)
+    t.absent(verifyCapability(key, session, initiator, sent), 'a proof reflected back to its sender (same role) is refused')
+    t.absent(verifyCapability(key, otherSession, !initiator, sent), 'a proof from another session is refused')
+    t.absent(verifyCapability(otherKey, session, !initiator, sent), "a proof under another cluster's key is refused")
+    t.absent(verifyCapability(key, session, !initiator, capability(otherKey, session, initiator)), "another cluster's proof is refused")
+    t.absent(verifyCapability(key, session, !initiator, sent.subarray(0, 31)), 'a short proof is refused, not thrown on')
+    t.absent(verifyCapability(key, session, !initiator, randomBytes(CAPABILITY_BYTES)), 'random bytes are refused')
+  }
+  t.unlike(capability(key, session, true), capability(key, session, false), 'the two roles send different proofs')
+})
