@@ -6,6 +6,7 @@ import type { AttributeChanges, Command } from '../metadata/fs/commands.js'
 import type { FileId, Inode } from '../metadata/fs/inode.js'
 import { NAME_BYTES_MAX, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFREG, XATTR_NAME_BYTES_MAX, XATTR_VALUE_BYTES_MAX, fileType, isDirectory } from '../metadata/fs/inode.js'
 import { Handles } from './handles.js'
+import { LOCATIONS_XATTR, isVirtualXattr, locationsOf } from './locations-xattr.js'
 import type { OpenFile } from './open-file.js'
 import { resolve, resolveParent } from './path-resolver.js'
 import type { ChunkService, MetadataService } from './services.js'
@@ -154,6 +155,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
   }
 
   function checkXattrName (name: string): void {
+    if (isVirtualXattr(name)) throw new FsError(Errno.EPERM) // computed, read-only
     if (Buffer.byteLength(name) > XATTR_NAME_BYTES_MAX) throw new FsError(Errno.ERANGE)
     if (!XATTR_NAMESPACES.some((prefix) => name.startsWith(prefix) && name.length > prefix.length)) throw new FsError(Errno.EOPNOTSUPP)
   }
@@ -259,6 +261,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     },
     async getxattr (path, name) {
       const inode = inodeAt(path)
+      if (name === LOCATIONS_XATTR && !isDirectory(inode)) return locationsOf(state(), inode)
       const value = inode.xattrs.get(name)
       if (value === undefined) throw new FsError(Errno.ENODATA)
       return value

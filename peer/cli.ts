@@ -258,11 +258,26 @@ async function status (data: string, json: boolean): Promise<number> {
     `members     ${(result.voters as string[]).length} voters, ${(result.learners as string[]).length} learners`,
     `mount       ${String(result.mountpoint)}`,
     `uptime      ${String(result.uptimeSeconds)} s`,
-    `cache       ${Math.round((cache.bytes ?? 0) / 1048576)} MiB of ${Math.round((cache.bytesMax ?? 0) / 1048576)} MiB, ${cache.hits ?? 0} hits / ${cache.misses ?? 0} misses`,
+    `cache       ${Math.round((cache.bytes ?? 0) / 1048576)} MiB of ${Math.round((cache.bytesMax ?? 0) / 1048576)} MiB, ${cache.hits ?? 0} hits / ${cache.misses ?? 0} misses${hitRate(cache)}`,
+    ...replicationLines(result.chunks.replication, result.chunks.keeper),
     'peers       (* this peer; lag: committed entries not yet applied)',
     ...table
   ].join('\n'))
   return 0
+}
+
+function hitRate (cache: Record<string, number>): string {
+  const total = (cache.hits ?? 0) + (cache.misses ?? 0)
+  return total === 0 ? '' : ` (${(100 * (cache.hits ?? 0) / total).toFixed(1)}% hits)`
+}
+
+function replicationLines (replication: Record<string, number> | null, keeper: Record<string, number> | null): string[] {
+  if (replication === null || keeper === null) return []
+  return [
+    `chunks      ${keeper.underReplicated} under-replicated here; ${keeper.copiesMade} copies made by repair/rebalance, ${keeper.surplusDeleted} surplus removed`,
+    `scrub       pass ${keeper.scrubPass}, ${(100 * keeper.scrubProgress!).toFixed(0)}% done, ${keeper.scrubbed} verified, ${keeper.scrubRepaired} repaired (${replication.readRepairs} on read)`,
+    `transfers   ${replication.replicasWritten} replicas written, ${replication.stored} stored for peers, ${replication.fetched} fetched, ${replication.served} served`
+  ]
 }
 
 // A closed log pipe (the reader of our output went away) must not kill the daemon before it unmounts.

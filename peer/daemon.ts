@@ -18,6 +18,8 @@ import { MembershipKeeper } from './membership-keeper.js'
 import { Network, short } from './net/network.js'
 import type { Address } from './net/network.js'
 import { peerViews } from './peer-views.js'
+import { ReplicaKeeper } from './replica-keeper.js'
+import type { KeeperSettings } from './replica-keeper.js'
 import { REPLICAS_DEFAULT, ReplicatedChunks } from './replicated-chunks.js'
 
 export interface DaemonOptions {
@@ -41,12 +43,28 @@ export interface PeerInfo {
 
 const JOIN_LOG_INTERVAL_MS = 10_000
 
+/** Repair and scrub settings; the environment can shorten them (tests) or slow them down. */
+function keeperSettings (): KeeperSettings {
+  const number = (name: string, fallback: number): number => {
+    const value = Number(process.env[name] ?? fallback)
+    return Number.isFinite(value) && value > 0 ? value : fallback
+  }
+  return {
+    replicas: REPLICAS_DEFAULT,
+    roundMs: number('SWARMFS_KEEPER_ROUND_S', 5) * 1000,
+    downGraceMs: number('SWARMFS_REPAIR_GRACE_S', 120) * 1000,
+    copiesPerRoundMax: 64,
+    scrubBytesPerSecond: number('SWARMFS_SCRUB_MBPS', 32) * 1024 * 1024
+  }
+}
+
 export class Daemon {
   private readonly options: DaemonOptions
   private metadata: ReplicatedMetadata | undefined
   private chunks: LocalChunks | undefined
   private network: Network | undefined
   private replicated: ReplicatedChunks | undefined
+  private keeper: ReplicaKeeper | undefined
   private membership: MembershipKeeper | undefined
   private mount!: Mount
   private fuse: FuseMount | null = null
@@ -117,7 +135,10 @@ export class Daemon {
     await metadata.propose({ type: 'purgeOrphans', holder: this.peer.id })
     const garbage = await chunks.collectUnreferenced()
     if (garbage > 0) log(`removed ${garbage} unreferenced chunks`)
-    if (this.network !== undefined) this.replicated = new ReplicatedChunks(chunks, this.network, { replicas: REPLICAS_DEFAULT, log })
+    if (this.network !== undefined) {
+      this.replicated = new ReplicatedChunks(chunks, this.network, { replicas: REPLICAS_DEFAULT, holdersOf: (key) => metadata.state.holdersOf(key), log })
+      this.keeper = new ReplicaKeeper(metadata, chunks, this.replicated, this.network, keeperSettings(), log)
+    }
     this.mount = createOperations(metadata, this.replicated ?? chunks, { peerId: this.peer.id, closeToOpen: this.network !== undefined, log })
     this.fuse = await FuseMount.mount(this.options.mount, this.mount.operations, {
       extraOptions: this.options.allowOther ? ['allow_other'] : [],
@@ -171,7 +192,7 @@ export class Daemon {
       mountpoint: this.fuse?.mountpoint ?? null,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       metadata: { inodes: metadata.state.inodes.size, ...raft.storage },
-      chunks: { ...this.chunks!.stats(), replication: this.replicated?.stats ?? null }
+      chunks: { ...this.chunks!.stats(), replication: this.replicated?.stats ?? null, keeper: this.keeper?.stats ?? null }
     }
   }
 
@@ -209,6 +230,7 @@ export class Daemon {
 
   private async closeStarted (): Promise<void> {
     this.membership?.stop()
+    await this.keeper?.stop()
     if (this.metadata !== undefined) await this.metadata.close()
     if (this.network !== undefined) await this.network.close()
     if (this.chunks !== undefined) await this.chunks.close()

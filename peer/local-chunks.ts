@@ -122,6 +122,14 @@ export class LocalChunks implements ChunkService {
     }
   }
 
+  /** Deletes this peer's copy of a chunk that is still referenced but kept elsewhere (rebalancing). */
+  async dropCopy (id: Buffer): Promise<boolean> {
+    const key = chunkIdToHex(id)
+    const removed = await this.store.delete(id, () => !this.pins.has(key))
+    if (removed) this.cache.delete(id)
+    return removed
+  }
+
   /** At start nothing is pinned: every stored chunk no file references is garbage (e.g. from a crash). */
   async collectUnreferenced (): Promise<number> {
     const garbage: string[] = []

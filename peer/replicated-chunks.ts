@@ -7,6 +7,7 @@ import type { ChunkRef } from '../metadata/fs/inode.js'
 import type { ChunkService } from '../mount/services.js'
 import { chunkIdToHex, CHUNK_ID_BYTES } from './chunks/chunk-id.js'
 import { ChunkMissingError } from './chunks/chunk-store.js'
+import { ChunkCorruptError } from './chunks/sealed-chunk.js'
 import type { LocalChunks } from './local-chunks.js'
 import { rankPeers, replicaTargets } from './placement.js'
 import type { ChunkReply } from './net/connection.js'
@@ -27,6 +28,7 @@ export interface ReplicationStats {
   fetchFailures: number
   served: number
   stored: number
+  readRepairs: number
 }
 
 export class ReplicatedChunks implements ChunkService {
@@ -35,55 +37,87 @@ export class ReplicatedChunks implements ChunkService {
   private readonly replicas: number
   private readonly log: (line: string) => void
   private readonly fetching = new Map<string, Promise<void>>()
-  readonly stats: ReplicationStats = { replicasWritten: 0, underReplicatedWrites: 0, fetched: 0, fetchFailures: 0, served: 0, stored: 0 }
+  readonly stats: ReplicationStats = { replicasWritten: 0, underReplicatedWrites: 0, fetched: 0, fetchFailures: 0, served: 0, stored: 0, readRepairs: 0 }
 
-  constructor (local: LocalChunks, network: Network, options: { replicas: number, log: (line: string) => void }) {
+  private readonly holdersOf: (chunkHex: string) => string[]
+
+  /** holdersOf: the peers the metadata lists as holding a chunk (tried first when fetching). */
+  constructor (local: LocalChunks, network: Network, options: { replicas: number, holdersOf: (chunkHex: string) => string[], log: (line: string) => void }) {
     this.local = local
     this.network = network
     this.replicas = options.replicas
+    this.holdersOf = options.holdersOf
     this.log = options.log
     network.serveChunks(async (peerId, message) => await this.serve(peerId, message))
   }
 
   // ---- writing ----
 
+  /** Stores the chunk here and on R − 1 other peers; the ref names every holder, for the commit. */
   async put (plaintext: Buffer): Promise<ChunkRef> {
     const ref = await this.local.put(plaintext)
     try {
-      await this.replicate(ref.id)
+      const remote = await this.replicate(ref.id)
+      return { ...ref, holders: [this.network.id, ...remote] }
     } catch (error) {
       this.local.unpin([ref.id])
       throw error
     }
-    return ref
   }
 
   /** Sends the sealed chunk to R − 1 peers, moving down the ranking past peers that fail. */
-  private async replicate (id: Buffer): Promise<void> {
+  private async replicate (id: Buffer): Promise<string[]> {
     const up = this.network.upPeers()
     const wanted = Math.min(this.replicas - 1, up.length)
-    if (wanted === 0) return
+    if (wanted === 0) return []
     const sealed = await this.local.store.readSealed(id)
     const candidates = replicaTargets(id, this.network.id, up, up.length)
-    let stored = 0
+    const stored: string[] = []
     let next = 0
     // One worker per wanted replica: each places one copy, on the next candidate whenever one fails.
     const worker = async (): Promise<void> => {
       while (next < candidates.length) {
         const peer = candidates[next++]!
-        const reply = await this.network.requestChunk(peer, ChunkKind.Put, id, sealed, REQUEST_TIMEOUT_MS).catch(() => null)
-        if (reply?.kind === ChunkKind.Ok) {
-          stored++
+        if (await this.send(peer, id, sealed)) {
+          stored.push(peer)
           return
         }
       }
     }
     await Promise.all(Array.from({ length: wanted }, worker))
-    this.stats.replicasWritten += stored
-    if (stored === wanted) return
+    this.stats.replicasWritten += stored.length
+    if (stored.length === wanted) return stored
     this.stats.underReplicatedWrites++
-    if (stored === 0) throw new FsError(Errno.EIO, `no peer took chunk ${chunkIdToHex(id)} (wanted ${wanted} replicas)`)
-    this.log(`chunk ${chunkIdToHex(id).slice(0, 12)} has ${stored + 1} of ${wanted + 1} copies`)
+    if (stored.length === 0) throw new FsError(Errno.EIO, `no peer took chunk ${chunkIdToHex(id)} (wanted ${wanted} replicas)`)
+    this.log(`chunk ${chunkIdToHex(id).slice(0, 12)} has ${stored.length + 1} of ${wanted + 1} copies; repair will add the rest`)
+    return stored
+  }
+
+  private async send (peer: string, id: Buffer, sealed: Uint8Array): Promise<boolean> {
+    const reply = await this.network.requestChunk(peer, ChunkKind.Put, id, sealed, REQUEST_TIMEOUT_MS).catch(() => null)
+    return reply?.kind === ChunkKind.Ok
+  }
+
+  /** Copies a chunk this peer holds to `peers` (repair, rebalance); resolves with those that stored it. */
+  async copyTo (id: Buffer, peers: readonly string[]): Promise<string[]> {
+    if (peers.length === 0) return []
+    const sealed = await this.local.store.readSealed(id)
+    const results = await Promise.all(peers.map(async (peer) => await this.send(peer, id, sealed)))
+    return peers.filter((_, i) => results[i])
+  }
+
+  /** Verifies the local copy in full; a bad one is replaced by a verified copy from another holder. */
+  async scrub (id: Buffer): Promise<{ bytes: number, repaired: boolean }> {
+    try {
+      await this.local.store.verify(id)
+      return { bytes: (await this.local.store.layout(id)).sealedBytes, repaired: false }
+    } catch (error) {
+      if (error instanceof ChunkMissingError) return { bytes: 0, repaired: false } // collected meanwhile
+      if (!(error instanceof ChunkCorruptError)) throw error
+      this.log(`chunk ${chunkIdToHex(id).slice(0, 12)} is corrupt here (${error.message}); fetching a good copy`)
+      await this.fetch(id)
+      return { bytes: 0, repaired: true }
+    }
   }
 
   unpin (ids: Buffer[]): void {
@@ -100,7 +134,12 @@ export class ReplicatedChunks implements ChunkService {
     try {
       return await this.local.read(id, offset, length)
     } catch (error) {
-      if (!(error instanceof ChunkMissingError)) throw error
+      if (error instanceof ChunkCorruptError) {
+        this.log(`chunk ${chunkIdToHex(id).slice(0, 12)} failed verification on read (${error.message}); fetching a good copy`)
+        this.stats.readRepairs++
+      } else if (!(error instanceof ChunkMissingError)) {
+        throw error
+      }
     }
     await this.fetch(id)
     return await this.local.read(id, offset, length)
@@ -124,7 +163,10 @@ export class ReplicatedChunks implements ChunkService {
   }
 
   private async fetchOnce (id: Buffer): Promise<void> {
-    for (const peer of rankPeers(id, this.network.upPeers())) {
+    const up = this.network.upPeers()
+    const listed = this.holdersOf(chunkIdToHex(id)).filter((peer) => up.includes(peer))
+    const others = rankPeers(id, up.filter((peer) => !listed.includes(peer)))
+    for (const peer of [...rankPeers(id, listed), ...others]) {
       const reply = await this.network.requestChunk(peer, ChunkKind.Get, id, EMPTY, REQUEST_TIMEOUT_MS).catch(() => null)
       if (reply?.kind !== ChunkKind.Ok) continue
       try {

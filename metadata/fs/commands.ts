@@ -10,10 +10,19 @@ export const XATTR_CREATE = 1
 export const XATTR_REPLACE = 2
 /** Peer ids are lowercase hex public keys today (64 bytes); the bound leaves room for another kind. */
 export const PEER_ID_BYTES_MAX = 128
+/** Peers recorded as holding copies of one chunk, at most; more holders than this are not recorded. */
+export const HOLDERS_MAX = 16
+/** Chunk slots one commitChunks may set. */
+export const CHUNK_UPDATES_MAX = 1 << 20
+/** Chunks one setLocations may change: a repair, rebalance or scrub batch larger than this is split. */
+export const LOCATION_UPDATES_MAX = 4096
 // Version 2: unlink/rename name the holding peer, purgeOrphans names its peer, removePeer added.
-const COMMAND_VERSION = 2
+// Version 3: a commitChunks ref may name the peers holding its copies; setLocations added. Version 2
+// bytes are a subset of version 3 (a ref's presence byte 0/1 is its flags byte) and still decode; a
+// version 2 decoder refuses version 3 entries instead of misreading a holder list.
+const COMMAND_VERSION = 3
+const COMMAND_VERSION_MIN = 2
 const CHUNK_ID_BYTES = 32
-const CHUNK_UPDATES_MAX = 1 << 20
 
 interface Timed { nowNs: bigint }
 interface Owner { uid: number, gid: number }
@@ -42,6 +51,11 @@ export type Command =
   | { type: 'purgeOrphans', holder: string }
   /** `swarmfs remove PEER`: the peer is refused for good; files it held open are released. Idempotent. */
   | { type: 'removePeer', peerId: string }
+  /**
+   * Repair, rebalance and scrub learned where copies are: per chunk, holders to add and to remove
+   * (removals first). Chunks no file references any more are skipped: they were freed meanwhile.
+   */
+  | { type: 'setLocations', updates: LocationUpdate[] }
 
 export interface AttributeChanges {
   mode?: number
@@ -54,11 +68,16 @@ export interface AttributeChanges {
 
 export interface ChunkUpdate { index: number, ref: ChunkRef | null }
 
+/** chunk: a 32-byte chunk id; add and remove: at most HOLDERS_MAX non-empty peer ids each. */
+export interface LocationUpdate { chunk: Buffer, add: string[], remove: string[] }
+
 /** A command or record could not be decoded: malformed or hostile bytes. A plain Error, by design. */
 export class DecodeError extends Error {}
 
 const TYPES = ['create', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr',
-  'removexattr', 'commitChunks', 'release', 'purgeOrphans', 'removePeer'] as const // append only: the index is the wire id
+  'removexattr', 'commitChunks', 'release', 'purgeOrphans', 'removePeer', 'setLocations'] as const // append only: the index is the wire id
+/** Types a version 2 command may carry. */
+const TYPES_V2_COUNT = 14
 
 function boundedString (limit: number): c.Encoder<string> {
   return {
@@ -75,6 +94,17 @@ const name = boundedString(NAME_BYTES_MAX)
 /** A peer id, or '' where a field allows "no peer" (an unlink's holder). */
 export const peerIdCodec = boundedString(PEER_ID_BYTES_MAX)
 const target = boundedString(SYMLINK_BYTES_MAX)
+/** A peer named as holding a chunk's copy: never ''. */
+const holderId: c.Encoder<string> = {
+  preencode (state, value) { peerIdCodec.preencode(state, value) },
+  encode (state, value) { peerIdCodec.encode(state, value) },
+  decode (state) {
+    const value = peerIdCodec.decode(state)
+    if (value === '') throw new DecodeError('empty holder id')
+    return value
+  }
+}
+const holderList = boundedArray(holderId, HOLDERS_MAX)
 const xattrName = boundedString(XATTR_NAME_BYTES_MAX)
 
 const safeUint: c.Encoder<number> = {
@@ -96,10 +126,35 @@ export const chunkRefCodec: c.Encoder<ChunkRef> = {
   }
 }
 
-const optionalChunkRef: c.Encoder<ChunkRef | null> = {
-  preencode (state, ref) { state.end++; if (ref !== null) chunkRefCodec.preencode(state, ref) },
-  encode (state, ref) { c.bool.encode(state, ref !== null); if (ref !== null) chunkRefCodec.encode(state, ref) },
-  decode (state) { return c.bool.decode(state) ? chunkRefCodec.decode(state) : null }
+// A commitChunks slot: a flags byte (REF_PRESENT, REF_HOLDERS), the ref, then its holders if flagged.
+// An empty holder list is written as none, so every ref has one encoding.
+const REF_PRESENT = 1
+const REF_HOLDERS = 2
+const hasHolders = (ref: ChunkRef): ref is ChunkRef & { holders: string[] } => ref.holders !== undefined && ref.holders.length > 0
+
+const committedRef: c.Encoder<ChunkRef | null> = {
+  preencode (state, ref) {
+    state.end++
+    if (ref === null) return
+    chunkRefCodec.preencode(state, ref)
+    if (hasHolders(ref)) holderList.preencode(state, ref.holders)
+  },
+  encode (state, ref) {
+    c.uint8.encode(state, ref === null ? 0 : hasHolders(ref) ? REF_PRESENT | REF_HOLDERS : REF_PRESENT)
+    if (ref === null) return
+    chunkRefCodec.encode(state, ref)
+    if (hasHolders(ref)) holderList.encode(state, ref.holders)
+  },
+  decode (state) {
+    const flags = c.uint8.decode(state)
+    if (flags === 0) return null
+    if (flags !== REF_PRESENT && flags !== (REF_PRESENT | REF_HOLDERS)) throw new DecodeError('bad chunk ref flags')
+    const ref = chunkRefCodec.decode(state)
+    if (flags === REF_PRESENT) return ref
+    const holders = holderList.decode(state)
+    if (holders.length === 0) throw new DecodeError('empty holder list flagged')
+    return { ...ref, holders }
+  }
 }
 
 const CHANGE_FIELDS = ['mode', 'uid', 'gid', 'size', 'atimeNs', 'mtimeNs'] as const
@@ -152,13 +207,18 @@ const FIELDS: Record<Command['type'], Array<[string, FieldCodec]>> = {
   setxattr: [['fileId', safeUint], ['name', xattrName], ['value', boundedBuffer(XATTR_VALUE_BYTES_MAX)], ['flags', safeUint], ['nowNs', c.bigint]],
   removexattr: [['fileId', safeUint], ['name', xattrName], ['nowNs', c.bigint]],
   commitChunks: [['fileId', safeUint], ['size', safeUint], ['updates', boundedArray({
-    preencode (state, update: ChunkUpdate) { safeUint.preencode(state, update.index); optionalChunkRef.preencode(state, update.ref) },
-    encode (state, update: ChunkUpdate) { safeUint.encode(state, update.index); optionalChunkRef.encode(state, update.ref) },
-    decode (state) { return { index: safeUint.decode(state), ref: optionalChunkRef.decode(state) } }
+    preencode (state, update: ChunkUpdate) { safeUint.preencode(state, update.index); committedRef.preencode(state, update.ref) },
+    encode (state, update: ChunkUpdate) { safeUint.encode(state, update.index); committedRef.encode(state, update.ref) },
+    decode (state) { return { index: safeUint.decode(state), ref: committedRef.decode(state) } }
   }, CHUNK_UPDATES_MAX)], ['mtimeNs', c.bigint], ['nowNs', c.bigint]],
   release: [['fileId', safeUint]],
   purgeOrphans: [['holder', peerIdCodec]],
-  removePeer: [['peerId', peerIdCodec]]
+  removePeer: [['peerId', peerIdCodec]],
+  setLocations: [['updates', boundedArray({
+    preencode (state, update: LocationUpdate) { state.end += CHUNK_ID_BYTES; holderList.preencode(state, update.add); holderList.preencode(state, update.remove) },
+    encode (state, update: LocationUpdate) { c.fixed32.encode(state, update.chunk); holderList.encode(state, update.add); holderList.encode(state, update.remove) },
+    decode (state) { return { chunk: Buffer.from(c.fixed32.decode(state)), add: holderList.decode(state), remove: holderList.decode(state) } }
+  }, LOCATION_UPDATES_MAX)]]
 }
 
 function boundedBuffer (limit: number): c.Encoder<Buffer> {
@@ -198,11 +258,16 @@ export const commandCodec: c.Encoder<Command> = {
     for (const [field, codec] of FIELDS[command.type]) codec.encode(state, (command as any)[field])
   },
   decode (state) {
-    if (c.uint8.decode(state) !== COMMAND_VERSION) throw new DecodeError('unknown command version')
-    const type = TYPES[c.uint8.decode(state)]
-    if (type === undefined) throw new DecodeError('unknown command type')
+    const version = c.uint8.decode(state)
+    if (version < COMMAND_VERSION_MIN || version > COMMAND_VERSION) throw new DecodeError('unknown command version')
+    const typeId = c.uint8.decode(state)
+    const type = TYPES[typeId]
+    if (type === undefined || (version === 2 && typeId >= TYPES_V2_COUNT)) throw new DecodeError('unknown command type')
     const command: Record<string, unknown> = { type }
     for (const [field, codec] of FIELDS[type]) command[field] = codec.decode(state)
+    if (version === 2 && type === 'commitChunks' && (command.updates as ChunkUpdate[]).some((update) => update.ref?.holders !== undefined)) {
+      throw new DecodeError('holders in a version 2 command')
+    }
     return command as unknown as Command
   }
 }

@@ -33,6 +33,12 @@ export const PERMISSION_BITS = 0o7777
 export interface ChunkRef {
   id: Buffer
   length: number
+  /**
+   * Only in a commitChunks command: the peers that hold a durable copy, added to the chunk's locations
+   * when the command applies. Never kept in an inode (the state strips it), so inodes stay small and
+   * snapshots do not carry holders twice.
+   */
+  holders?: string[]
 }
 
 export interface Inode {

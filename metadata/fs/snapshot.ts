@@ -1,13 +1,17 @@
 // FsState ⇄ bytes: the whole applied state as one compact-encoding record, used for snapshots (log
 // compaction, restart, and later for Raft InstallSnapshot). Versioned and bounds-checked on decode.
 import c from 'compact-encoding'
-import { DecodeError, chunkRefCodec, peerIdCodec } from './commands.js'
+import { DecodeError, HOLDERS_MAX, chunkRefCodec, peerIdCodec } from './commands.js'
 import type { ChunkRef, Inode } from './inode.js'
 import { isDirectory } from './inode.js'
+import { PEER_TABLE_MAX } from './locations.js'
 import { FsState } from './state.js'
 
 // Version 2: each orphan carries its holding peer, and the removed peers follow the orphans.
-const SNAPSHOT_VERSION = 2
+// Version 3: the peer table and the chunk locations follow the removed peers. A version 2 snapshot
+// (the same bytes up to there) still decodes, with no locations known.
+const SNAPSHOT_VERSION = 3
+const SNAPSHOT_VERSION_MIN = 2
 
 const optionalRef: c.Encoder<ChunkRef | null> = {
   preencode (state, ref) { state.end++; if (ref !== null) chunkRefCodec.preencode(state, ref) },
@@ -70,6 +74,15 @@ export function encodeSnapshot (fs: FsState): Buffer {
     for (const [id, holder] of fs.orphans) { c.uint[step](state, id); peerIdCodec[step](state, holder) }
     c.uint[step](state, fs.removedPeers.size)
     for (const peerId of fs.removedPeers) peerIdCodec[step](state, peerId)
+    const { peers, locations } = fs.chunkLocations
+    c.uint[step](state, peers.length)
+    for (const peerId of peers) peerIdCodec[step](state, peerId)
+    c.uint[step](state, locations.size)
+    for (const [chunk, indexes] of locations) {
+      c.fixed32[step](state, Buffer.from(chunk, 'hex'))
+      c.uint[step](state, indexes.length)
+      for (const index of indexes) c.uint[step](state, index)
+    }
   }
   const state = c.state()
   walk(state, 'preencode')
@@ -78,11 +91,31 @@ export function encodeSnapshot (fs: FsState): Buffer {
   return state.buffer as Buffer
 }
 
+/** The peer table, then each located chunk with its holders' indexes; the rest is checkInvariants' job. */
+function decodeLocations (state: c.State, fs: FsState): void {
+  const table = fs.chunkLocations
+  const peers = count(state)
+  if (peers > PEER_TABLE_MAX) throw new DecodeError('peer table too long')
+  for (let i = peers; i > 0; i--) {
+    const peerId = peerIdCodec.decode(state)
+    if (table.indexes.has(peerId)) throw new DecodeError('peer listed twice in the peer table')
+    table.appendPeer(peerId)
+  }
+  for (let i = count(state); i > 0; i--) {
+    const chunk = Buffer.from(c.fixed32.decode(state)).toString('hex')
+    if (table.locations.has(chunk)) throw new DecodeError('chunk located twice')
+    const holders = count(state)
+    if (holders > HOLDERS_MAX) throw new DecodeError('too many holders')
+    table.locations.set(chunk, Array.from({ length: holders }, () => safe(c.uint.decode(state))))
+  }
+}
+
 /** Rebuilds the state; malformed bytes throw DecodeError, and the result passes checkInvariants. */
 export function decodeSnapshot (bytes: Uint8Array): FsState {
   try {
     const state = c.state(0, bytes.length, bytes)
-    if (c.uint.decode(state) !== SNAPSHOT_VERSION) throw new DecodeError('unknown snapshot version')
+    const version = c.uint.decode(state)
+    if (version < SNAPSHOT_VERSION_MIN || version > SNAPSHOT_VERSION) throw new DecodeError('unknown snapshot version')
     const fs = new FsState()
     fs.inodes.clear()
     fs.entries.clear()
@@ -104,6 +137,7 @@ export function decodeSnapshot (bytes: Uint8Array): FsState {
       if (fs.removedPeers.has(peerId)) throw new DecodeError('removed peer listed twice')
       fs.removedPeers.add(peerId)
     }
+    if (version >= 3) decodeLocations(state, fs)
     for (const inode of inodes) {
       for (const ref of inode.chunks) {
         if (ref === null) continue

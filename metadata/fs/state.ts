@@ -3,13 +3,16 @@
 // time), so every replica that applies the same log reaches the same state. POSIX rules on names,
 // link counts and times live here; permission checks are the kernel's (mounted default_permissions).
 import { Errno } from '../../native/errno.js'
-import type { AttributeChanges, ChunkUpdate, Command } from './commands.js'
-import { PEER_ID_BYTES_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, XATTR_CREATE, XATTR_REPLACE } from './commands.js'
+import type { AttributeChanges, ChunkUpdate, Command, LocationUpdate } from './commands.js'
+import {
+  HOLDERS_MAX, LOCATION_UPDATES_MAX, PEER_ID_BYTES_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, XATTR_CREATE, XATTR_REPLACE
+} from './commands.js'
 import type { ChunkRef, FileId, Inode } from './inode.js'
 import {
   CHUNK_BYTES, FILE_BYTES_MAX, NAME_BYTES_MAX, PERMISSION_BITS, ROOT_ID, S_IFDIR, S_IFLNK, S_IFMT,
   S_ISGID, SYMLINK_BYTES_MAX, XATTR_TOTAL_BYTES_MAX, chunkKey, fileType, isDirectory, isRegular
 } from './inode.js'
+import { ChunkLocations, validPeerId } from './locations.js'
 
 export interface ApplyResult {
   errno: number // 0 on success
@@ -18,6 +21,8 @@ export interface ApplyResult {
 
 /** Peers a cluster may remove over its lifetime; a removePeer beyond it fails with ENOSPC. */
 export const REMOVED_PEERS_MAX = 65_536
+
+const CHUNK_ID_BYTES = 32
 
 const OK: ApplyResult = { errno: 0 }
 const failed = (errno: number): ApplyResult => ({ errno })
@@ -35,6 +40,8 @@ export class FsState {
   readonly orphans = new Map<FileId, string>()
   /** Peers removed from the cluster for good: every peer refuses their connections. At most REMOVED_PEERS_MAX. */
   readonly removedPeers = new Set<string>()
+  /** Which peers hold a copy of each referenced chunk (see locations.ts for its invariants). */
+  readonly chunkLocations = new ChunkLocations()
   nextFileId: FileId = ROOT_ID + 1
   /** Chunks whose last reference went away since the last takeFreedChunks(); the store may delete them. */
   private freedChunks: string[] = []
@@ -60,6 +67,7 @@ export class FsState {
       case 'release': return this.release(command.fileId)
       case 'purgeOrphans': return this.purgeOrphans(command.holder)
       case 'removePeer': return this.removePeer(command.peerId)
+      case 'setLocations': return this.setLocations(command.updates)
     }
   }
 
@@ -75,6 +83,21 @@ export class FsState {
 
   children (directory: FileId): ReadonlyMap<string, FileId> | undefined {
     return this.entries.get(directory)
+  }
+
+  /** Peer ids recorded as holding a copy of the chunk (hex id), in peer table order; [] if none known. */
+  holdersOf (chunkHex: string): string[] {
+    return this.chunkLocations.holdersOf(chunkHex)
+  }
+
+  /** Chunk ids (hex) the peer is recorded as holding. O(chunks with a known location). */
+  chunksHeldBy (peerId: string): string[] {
+    return this.chunkLocations.chunksHeldBy(peerId)
+  }
+
+  /** Chunks with at least one recorded holder. */
+  locationCount (): number {
+    return this.chunkLocations.locations.size
   }
 
   /** Chunk ids released since the last call: no slot references them any more. */
@@ -280,6 +303,7 @@ export class FsState {
     if (inode === undefined) return failed(Errno.ENOENT)
     if (!isRegular(inode)) return failed(Errno.EINVAL)
     if (size > FILE_BYTES_MAX) return failed(Errno.EFBIG)
+    if (!updates.every((update) => update.ref?.holders === undefined || validHolders(update.ref.holders))) return failed(Errno.EINVAL)
     const slots = Math.ceil(size / CHUNK_BYTES)
     for (const update of updates) {
       if (update.index >= slots) continue // truncated away by a later setattr on another handle
@@ -287,6 +311,12 @@ export class FsState {
       this.replaceSlot(inode, update.index, update.ref)
     }
     this.truncate(inode, size)
+    // Holders after every slot moved: a chunk this commit both dropped and re-referenced keeps them.
+    for (const update of updates) {
+      if (update.index >= slots || update.ref?.holders === undefined) continue
+      const key = chunkKey(update.ref.id)
+      if (this.chunkReferences.has(key)) this.chunkLocations.add(key, update.ref.holders, this.removedPeers)
+    }
     inode.mtimeNs = mtimeNs
     inode.ctimeNs = nowNs
     inode.version++
@@ -313,7 +343,26 @@ export class FsState {
     if (this.removedPeers.has(peerId)) return OK
     if (this.removedPeers.size >= REMOVED_PEERS_MAX) return failed(Errno.ENOSPC)
     this.removedPeers.add(peerId)
+    this.chunkLocations.dropPeer(peerId)
     return this.purgeOrphans(peerId)
+  }
+
+  /**
+   * Validated whole before any change, so a bad update leaves the state untouched. A chunk nobody
+   * references is skipped, not refused: repair may report a copy of a chunk freed since it looked.
+   */
+  private setLocations (updates: LocationUpdate[]): ApplyResult {
+    if (updates.length > LOCATION_UPDATES_MAX) return failed(Errno.EINVAL)
+    for (const update of updates) {
+      if (update.chunk.length !== CHUNK_ID_BYTES || !validHolders(update.add) || !validHolders(update.remove)) return failed(Errno.EINVAL)
+    }
+    for (const update of updates) {
+      const key = chunkKey(update.chunk)
+      if (!this.chunkReferences.has(key)) continue
+      this.chunkLocations.remove(key, update.remove)
+      this.chunkLocations.add(key, update.add, this.removedPeers)
+    }
+    return OK
   }
 
   // Helpers
@@ -380,6 +429,7 @@ export class FsState {
       const count = this.chunkReferences.get(key)! - 1
       if (count === 0) {
         this.chunkReferences.delete(key)
+        this.chunkLocations.forget(key)
         this.freedChunks.push(key)
       } else {
         this.chunkReferences.set(key, count)
@@ -411,7 +461,11 @@ export class FsState {
         assert(inode.nlink > 0 || this.orphans.has(inode.id), `unreferenced inode ${inode.id}`)
       }
       assert(inode.chunks.length <= Math.ceil(inode.size / CHUNK_BYTES), `inode ${inode.id} has chunks past its size`)
-      for (const ref of inode.chunks) if (ref !== null) references.set(chunkKey(ref.id), (references.get(chunkKey(ref.id)) ?? 0) + 1)
+      for (const ref of inode.chunks) {
+        if (ref === null) continue
+        assert(ref.holders === undefined, `inode ${inode.id} keeps holders in a chunk ref`)
+        references.set(chunkKey(ref.id), (references.get(chunkKey(ref.id)) ?? 0) + 1)
+      }
     }
     for (const [id, holder] of this.orphans) {
       const inode = this.inodes.get(id)
@@ -423,6 +477,7 @@ export class FsState {
     for (const peerId of this.removedPeers) assert(peerId !== '' && Buffer.byteLength(peerId) <= PEER_ID_BYTES_MAX, 'bad removed peer id')
     assert(references.size === this.chunkReferences.size, 'chunk reference table size')
     for (const [key, count] of references) assert(this.chunkReferences.get(key) === count, `chunk ${key} refcount`)
+    this.chunkLocations.checkInvariants((key) => this.chunkReferences.has(key), this.removedPeers)
   }
 }
 
@@ -432,6 +487,11 @@ function newInode (id: FileId, mode: number, uid: number, gid: number, nowNs: bi
     id, mode, uid, gid, rdev: 0, nlink: directory ? 2 : 1, size: 0, atimeNs: nowNs, mtimeNs: nowNs, ctimeNs: nowNs,
     version: 0, chunks: [], target: '', xattrs: new Map(), parent: directory ? parent : 0
   }
+}
+
+/** A holder list a command may carry: at most HOLDERS_MAX well-formed peer ids. */
+function validHolders (peerIds: readonly string[]): boolean {
+  return peerIds.length <= HOLDERS_MAX && peerIds.every(validPeerId)
 }
 
 function touchDirectory (directory: Inode, nowNs: bigint): void {

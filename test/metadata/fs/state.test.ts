@@ -2,12 +2,14 @@
 // counts) by scenario, then by seeded random command sequences: after every command the invariants
 // hold, every command survives an encode/decode round trip, and a snapshot restores an identical state.
 // Open-but-unlinked files are held per peer: one peer's purgeOrphans leaves another's alone, and a
-// removed peer's holds are void. Hostile bytes fed to the decoders only ever raise DecodeError.
+// removed peer's holds are void. The random sequences also record chunk locations (commitChunks with
+// holders, setLocations, removePeer of holders); locations.test.ts proves their rules one by one.
+// Hostile bytes fed to the decoders only ever raise DecodeError.
 // SEED=n replays one random run.
 import test from 'brittle'
 import { constants } from 'node:os'
 import type { Command } from '../../../metadata/fs/commands.js'
-import { DecodeError, PEER_ID_BYTES_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, decodeCommand, encodeCommand } from '../../../metadata/fs/commands.js'
+import { DecodeError, HOLDERS_MAX, PEER_ID_BYTES_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, decodeCommand, encodeCommand } from '../../../metadata/fs/commands.js'
 import { CHUNK_BYTES, ROOT_ID, S_IFREG } from '../../../metadata/fs/inode.js'
 import { decodeSnapshot, encodeSnapshot } from '../../../metadata/fs/snapshot.js'
 import { FsState, REMOVED_PEERS_MAX } from '../../../metadata/fs/state.js'
@@ -125,6 +127,12 @@ test('xattrs: create/replace flags, missing names', (t) => {
 
 
 const HOLDERS = [PEER_A, PEER_B, 'c'.repeat(PEER_ID_BYTES_MAX)]
+/** Peers that may hold chunk copies: more than HOLDERS_MAX, and peer-0..3 are the ones removePeer picks. */
+const COPY_HOLDERS = [PEER_A, PEER_B, ...Array.from({ length: 18 }, (_, i) => 'peer-' + i)]
+
+function randomHolders (next: () => number, most: number): string[] {
+  return Array.from({ length: Math.floor(next() * (most + 1)) }, () => COPY_HOLDERS[Math.floor(next() * COPY_HOLDERS.length)]!)
+}
 
 function randomCommand (fs: FsState, next: () => number, step: number): Command {
   const pick = <T>(items: T[]): T => items[Math.floor(next() * items.length)]!
@@ -134,7 +142,7 @@ function randomCommand (fs: FsState, next: () => number, step: number): Command 
   const nowNs = t0 + BigInt(step)
   const parent = pick(directories)
   const name = pick(names)
-  switch (Math.floor(next() * 12)) {
+  switch (Math.floor(next() * 13)) {
     case 0: return fileCommand(parent, name, nowNs)
     case 1: return mkdirCommand(parent, name, nowNs)
     case 2: return { type: 'unlink', parent, name, holder: next() < 0.3 ? pick(HOLDERS) : '', nowNs }
@@ -145,8 +153,17 @@ function randomCommand (fs: FsState, next: () => number, step: number): Command 
     case 7: {
       const size = Math.floor(next() * 3 * CHUNK_BYTES)
       const slots = Math.ceil(size / CHUNK_BYTES)
-      const updates = Array.from({ length: slots }, (_, index) => ({ index, ref: next() < 0.2 ? null : ref(Math.floor(next() * 8)) }))
+      const updates = Array.from({ length: slots }, (_, index) => {
+        if (next() < 0.2) return { index, ref: null }
+        const chunk = ref(Math.floor(next() * 8))
+        return { index, ref: next() < 0.6 ? { ...chunk, holders: randomHolders(next, HOLDERS_MAX) } : chunk }
+      })
       return { type: 'commitChunks', fileId: pick(ids), size, updates, mtimeNs: nowNs, nowNs }
+    }
+    // Chunks 0..7 are the ones commits reference; 8 is never referenced (a chunk freed meanwhile).
+    case 11: return {
+      type: 'setLocations',
+      updates: Array.from({ length: Math.floor(next() * 4) }, () => ({ chunk: Buffer.alloc(32, Math.floor(next() * 9)), add: randomHolders(next, 6), remove: randomHolders(next, 3) }))
     }
     case 8: return { type: 'release', fileId: pick(ids) }
     case 9: return { type: 'purgeOrphans', holder: pick(HOLDERS) }
@@ -161,6 +178,9 @@ test('random command sequences keep every invariant, round-trip, and snapshot ex
   let applied = 0
   let snapshotsWithOrphans = 0
   let snapshotsWithRemovedPeers = 0
+  let snapshotsWithLocations = 0
+  let stepsWithFullChunks = 0
+  let removalsOfHolders = 0
   for (const seed of seeds) {
     const next = random(seed)
     const fs = new FsState(t0)
@@ -169,9 +189,12 @@ test('random command sequences keep every invariant, round-trip, and snapshot ex
         const command = randomCommand(fs, next, step)
         const decoded = decodeCommand(encodeCommand(command))
         if (!encodeCommand(decoded).equals(encodeCommand(command))) throw new Error('command does not round-trip')
+        if (command.type === 'removePeer' && fs.chunksHeldBy(command.peerId).length > 0) removalsOfHolders++
         fs.apply(decoded)
+        if (command.type === 'removePeer' && fs.chunksHeldBy(command.peerId).length > 0) throw new Error('a removed peer still holds chunks')
         fs.takeFreedChunks()
         fs.checkInvariants()
+        if ([...fs.chunkLocations.locations.values()].some((list) => list.length === HOLDERS_MAX)) stepsWithFullChunks++
         applied++
       }
       const snapshot = encodeSnapshot(fs)
@@ -179,8 +202,13 @@ test('random command sequences keep every invariant, round-trip, and snapshot ex
       if (!encodeSnapshot(restored).equals(snapshot)) throw new Error('snapshot does not restore the same state')
       if ([...restored.orphans].join() !== [...fs.orphans].join()) throw new Error('orphans and holders differ after restore')
       if ([...restored.removedPeers].join() !== [...fs.removedPeers].join()) throw new Error('removed peers differ after restore')
+      for (const chunk of fs.chunkReferences.keys()) {
+        if (restored.holdersOf(chunk).join() !== fs.holdersOf(chunk).join()) throw new Error(`holders of ${chunk} differ after restore`)
+      }
+      if (restored.locationCount() !== fs.locationCount()) throw new Error('location count differs after restore')
       if (fs.orphans.size > 0) snapshotsWithOrphans++
       if (fs.removedPeers.size > 0) snapshotsWithRemovedPeers++
+      if (fs.locationCount() > 0) snapshotsWithLocations++
     } catch (error) {
       t.fail(`seed ${seed}: ${(error as Error).message} — replay with SEED=${seed}`)
       return
@@ -190,6 +218,9 @@ test('random command sequences keep every invariant, round-trip, and snapshot ex
   if (process.env.SEED === undefined) {
     t.ok(snapshotsWithOrphans > 0, `${snapshotsWithOrphans} final snapshots carried orphans`)
     t.ok(snapshotsWithRemovedPeers > 0, `${snapshotsWithRemovedPeers} final snapshots carried removed peers`)
+    t.ok(snapshotsWithLocations > 0, `${snapshotsWithLocations} final snapshots carried chunk locations`)
+    t.ok(stepsWithFullChunks > 0, `${stepsWithFullChunks} steps had a chunk with HOLDERS_MAX holders`)
+    t.ok(removalsOfHolders > 0, `${removalsOfHolders} removePeer commands removed a peer that held chunks`)
   }
 })
 
@@ -198,11 +229,16 @@ test('decoders reject hostile bytes with DecodeError only', (t) => {
   const valid = [encodeCommand(fileCommand(ROOT_ID, 'x')), encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, 5) }], mtimeNs: t0, nowNs: t0 }),
     encodeCommand({ type: 'unlink', parent: ROOT_ID, name: 'x', holder: PEER_A, nowNs: t0 }),
     encodeCommand({ type: 'rename', parent: ROOT_ID, name: 'x', newParent: ROOT_ID, newName: 'y', flags: 0, holder: PEER_B, nowNs: t0 }),
-    encodeCommand({ type: 'purgeOrphans', holder: PEER_A }), encodeCommand({ type: 'removePeer', peerId: PEER_B })]
+    encodeCommand({ type: 'purgeOrphans', holder: PEER_A }), encodeCommand({ type: 'removePeer', peerId: PEER_B }),
+    encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: { ...ref(1, 5), holders: [PEER_A, PEER_B] } }], mtimeNs: t0, nowNs: t0 }),
+    encodeCommand({ type: 'setLocations', updates: [{ chunk: Buffer.alloc(32, 1), add: [PEER_A], remove: [PEER_B] }, { chunk: Buffer.alloc(32, 2), add: [], remove: [PEER_A] }] })]
   const fs = new FsState()
   fs.apply(fileCommand(ROOT_ID, 'x'))
   valid.push(encodeSnapshot(fs))
   valid.push(encodeSnapshot(stateWithOrphansAndRemovedPeers()))
+  const located = stateWithOrphansAndRemovedPeers()
+  located.apply({ type: 'setLocations', updates: [1, 2, 4].map((byte) => ({ chunk: Buffer.alloc(32, byte), add: [PEER_A, PEER_B], remove: [] })) })
+  valid.push(encodeSnapshot(located))
   let other = 0
   for (let i = 0; i < 3000; i++) {
     const base = valid[i % valid.length]!
@@ -358,8 +394,9 @@ test('decoders refuse bad peer ids, orphan records and removed-peer records with
   one.apply({ type: 'removePeer', peerId: PEER_A })
   const bytes = encodeSnapshot(one)
   const record = Buffer.concat([Buffer.from([PEER_A.length]), Buffer.from(PEER_A)])
-  const countAt = bytes.length - record.length - 1
+  const tail = 2 // the empty peer table and locations follow the removed peers
+  const countAt = bytes.length - tail - record.length - 1
   t.is(bytes[countAt], 1, 'the removed-peer count sits just before its one record')
-  const duplicated = Buffer.concat([bytes.subarray(0, countAt), Buffer.from([2]), record, record])
+  const duplicated = Buffer.concat([bytes.subarray(0, countAt), Buffer.from([2]), record, record, bytes.subarray(bytes.length - tail)])
   t.exception(() => decodeSnapshot(duplicated), DecodeError, 'a removed peer listed twice')
 })

@@ -1,0 +1,53 @@
+// What should happen to one chunk's copies, decided from the replicated locations and the failure
+// detector's view alone, so that every peer reaches the same answer without talking: exactly one live
+// holder — the best ranked (placement.ts) — acts for each chunk. Repair: fewer than R live holders →
+// copy to the best-ranked up peers that lack it, and forget holders dead past the grace period.
+// Rebalance: a member that joined since this peer started takes the chunk when it ranks among the
+// top R and above the worst current holder, which then drops its copy. Pure.
+import { rankPeers } from './placement.js'
+
+export interface ChunkView {
+  chunk: Uint8Array
+  holders: readonly string[] // recorded in metadata
+  members: readonly string[] // the group's members (voters and learners)
+  up: ReadonlySet<string> // answering now (this peer included)
+  dead: ReadonlySet<string> // not answering for longer than the grace period
+  newcomers: ReadonlySet<string> // members that joined since this peer started
+  replicas: number
+}
+
+export interface ChunkPlan {
+  copyTo: string[]
+  forget: string[] // holders to remove from the locations once the copies are made
+}
+
+export const NOTHING: ChunkPlan = { copyTo: [], forget: [] }
+
+/** The live holder that acts for this chunk, or null when no recorded holder is up. */
+export function coordinatorOf (view: ChunkView): string | null {
+  return rankPeers(view.chunk, view.holders.filter((id) => view.up.has(id)))[0] ?? null
+}
+
+export function planChunk (view: ChunkView): ChunkPlan {
+  const { holders, up, dead, replicas } = view
+  const live = holders.filter((id) => !dead.has(id))
+  const ranked = rankPeers(view.chunk, view.members.filter((id) => !dead.has(id)))
+  const target = Math.min(replicas, ranked.length)
+  const lacking = ranked.filter((id) => !holders.includes(id) && up.has(id))
+  const deadHolders = holders.filter((id) => dead.has(id))
+  if (live.length < target) return { copyTo: lacking.slice(0, target - live.length), forget: deadHolders }
+  const rank = (id: string): number => { const index = ranked.indexOf(id); return index < 0 ? Infinity : index }
+  const worst = live.slice().sort((a, b) => rank(b) - rank(a))[0]
+  const newcomer = lacking.find((id) => view.newcomers.has(id) && rank(id) < target)
+  if (newcomer !== undefined && worst !== undefined && rank(worst) > rank(newcomer) && up.has(worst)) {
+    return { copyTo: [newcomer], forget: [...deadHolders, worst] }
+  }
+  return deadHolders.length > 0 ? { copyTo: [], forget: deadHolders } : NOTHING
+}
+
+/** A local copy this peer may delete: the metadata lists R live holders and this peer is not one. */
+export function isSurplusCopy (self: string, view: ChunkView): boolean {
+  if (view.holders.length === 0 || view.holders.includes(self)) return false
+  const liveListed = view.holders.filter((id) => view.up.has(id)).length
+  return liveListed >= Math.min(view.replicas, view.members.length)
+}
