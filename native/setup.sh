@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 packages="libfuse2 fuse3"
-[ "${1:-}" = "test" ] && packages="$packages rsync sqlite3 git attr bindfs fio python3 util-linux"
+[ "${1:-}" = "test" ] && packages="$packages rsync sqlite3 git attr bindfs fio python3 util-linux iproute2"
 missing=""
 for package in $packages; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"

@@ -26,6 +26,7 @@ export class LocalChunks implements ChunkService {
   private readonly reader: CachedChunkReader
   private readonly directory: string
   private readonly pins = new Map<string, number>()
+  private readonly holds = new Map<string, number>() // chunk → hold expiry (ms)
   private readonly state: () => FsState
   private deletions = 0
 
@@ -57,11 +58,28 @@ export class LocalChunks implements ChunkService {
     return { id, length: plaintext.length }
   }
 
-  /** Keeps a chunk a peer replicated to us safe from collection while its writer may still commit it. */
+  /**
+   * Keeps a chunk a peer replicated to us safe from collection while its writer may still commit it:
+   * until a file references it (releaseCommittedHolds) or `ms` pass, whichever comes first.
+   */
   hold (id: Buffer, ms: number): void {
     const key = chunkIdToHex(id)
-    this.pin(key)
-    setTimeout(() => this.unpin([id]), ms).unref()
+    const already = this.holds.has(key)
+    this.holds.set(key, Date.now() + ms)
+    if (!already) this.pin(key)
+    setTimeout(() => this.releaseHold(key, false), ms).unref()
+  }
+
+  /** Ends the holds of chunks that are now referenced (their commit landed). */
+  releaseCommittedHolds (): void {
+    for (const key of this.holds.keys()) if (this.state().chunkReferences.has(key)) this.releaseHold(key, true)
+  }
+
+  private releaseHold (key: string, committed: boolean): void {
+    const until = this.holds.get(key)
+    if (until === undefined || (!committed && until > Date.now())) return // renewed meanwhile
+    this.holds.delete(key)
+    this.unpin([chunkIdFromHex(key)])
   }
 
   private pin (key: string): void {

@@ -79,6 +79,7 @@ export class ReplicaKeeper {
     const members = [...voters, ...learners]
     if (!members.includes(self)) return
     this.baseline ??= new Set(members)
+    this.local.releaseCommittedHolds()
     const now = Date.now()
     const up = new Set([self, ...this.network.upPeers()])
     for (const id of members) {

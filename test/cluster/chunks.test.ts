@@ -62,3 +62,17 @@ for root in sys.argv[2:]:
 PY`, { timeoutMs: 600_000 })
   t.is(leak.code, 0, `no stored chunk file contains plaintext ${leak.stdout}`)
 })
+
+test('concurrent writers on two mounts, readers on a third: every sha256 matches', async (t) => {
+  const cluster = await Cluster.start(3)
+  t.teardown(async () => await cluster.destroy(), { force: true })
+  const [a, b, c] = cluster.peers as [ClusterPeer, ClusterPeer, ClusterPeer]
+  const sources = path.join(cluster.base, 'sources')
+  await run(`mkdir ${sources} && for i in 1 2 3 4 5 6; do head -c $((i * 1500000)) /dev/urandom > ${sources}/f$i; done`)
+  const expected = await run(`cd ${sources} && sha256sum f*`)
+  // Three files from each of two mounts, all six at once.
+  const writes = await Promise.all([1, 2, 3, 4, 5, 6].map(async (i) => await (i % 2 === 0 ? a : b).sh(`cp ${sources}/f${i} f${i}`)))
+  t.ok(writes.every((result) => result.code === 0), 'six concurrent copies from two mounts succeed')
+  const reads = await Promise.all([c, c, a, b].map(async (peer) => await peer.sh('sha256sum f1 f2 f3 f4 f5 f6')))
+  t.ok(reads.every((result) => result.stdout === expected), 'readers on every mount, at once, see the same bytes')
+})

@@ -203,6 +203,15 @@ export class Cluster {
     return cluster
   }
 
+  /** Joins one more peer with the founder's invite and starts it (it mounts once admitted). */
+  async addPeer (): Promise<ClusterPeer> {
+    const peer = new ClusterPeer(`peer${this.peers.length}`, this.base, { bootstrap: this.bootstrap.address })
+    await peer.init(await this.peers[0]!.invite())
+    this.peers.push(peer)
+    await peer.start()
+    return peer
+  }
+
   /** The peer the running peers agree leads, once there is one. */
   async leader (among: ClusterPeer[] = this.peers.filter((peer) => peer.running)): Promise<ClusterPeer> {
     let found: ClusterPeer | undefined
