@@ -1,14 +1,19 @@
-// Metadata mutations on a cluster: create/stat/unlink of small files through the mount of a 3-peer
-// cluster's leader and of a follower (every create and unlink is a Raft commit on a quorum; a
+// The cluster benchmarks. Metadata mutations: create/stat/unlink of small files through the mount of a
+// 3-peer cluster's leader and of a follower (every create and unlink is a Raft commit on a quorum; a
 // follower's goes through the leader), next to a single offline peer measured in the same run.
+// Chunk throughput: on 3 peers with R = 3, a sequential write (every chunk goes to two other peers) and
+// reads on a peer restarted without any chunk (cold: every byte crosses the wire) and again (warm),
+// next to one bare hyperswarm link (link-bench.ts) and to the single peer's write.
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Cluster } from '../helpers/cluster.js'
 import { TestPeer, run, sh, tempDirectory } from '../helpers/peer.js'
 import { CREATE_SCRIPT, smallFiles } from './filesystem-bench.js'
+import { benchLink } from './link-bench.js'
 import type { Target } from './filesystem-bench.js'
+import type { ClusterPeer } from '../helpers/cluster.js'
 
-export interface ClusterBenchOptions { smallFiles: number, runs: number }
+export interface ClusterBenchOptions { smallFiles: number, runs: number, fileMb: number }
 
 function median (values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
@@ -49,7 +54,58 @@ export async function benchCluster (options: ClusterBenchOptions, log: (line: st
     const [create, stat, unlink] = (['create', 'stat', 'unlink'] as const).map((key) => median(samples.map((s) => s[key])))
     return [name, create!.toFixed(0), stat!.toFixed(0), unlink!.toFixed(0), `${(create! / median(reference.map((s) => s.create))).toFixed(2)}x`]
   })
+  return [`# metadata mutations, ${options.smallFiles} files of 1 KiB, medians of ${options.runs} runs`, table(header, lines)].join('\n')
+}
+
+function table (header: string[], lines: string[][]): string {
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)))
-  return [`# metadata mutations, ${options.smallFiles} files of 1 KiB, medians of ${options.runs} runs`,
-    ...[header, ...lines].map((line) => line.map((cell, column) => cell.padEnd(widths[column]!)).join('  '))].join('\n')
+  return [header, ...lines].map((line) => line.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')).join('\n')
+}
+
+async function timedMbPerSecond (script: string, mb: number): Promise<number> {
+  const start = process.hrtime.bigint()
+  await run(script)
+  return mb * 1.048576 / (Number(process.hrtime.bigint() - start) / 1e9)
+}
+
+/** Sequential write and cold/warm reads on a 3-peer cluster (R = 3), with a bare link and a single peer as baselines. */
+export async function benchChunks (options: ClusterBenchOptions, log: (line: string) => void): Promise<string> {
+  const base = await tempDirectory('swarmfs-bench-')
+  const source = path.join(base, 'random.bin')
+  await run(`head -c ${options.fileMb * 1048576} /dev/urandom > ${source}`)
+  const samples = { link: [] as number[], single: [] as number[], write: [] as number[], cold: [] as number[], warm: [] as number[] }
+  const single = await TestPeer.start()
+  let cluster: Cluster | null = null
+  try {
+    cluster = await Cluster.start(3)
+    const [writer, , reader] = cluster.peers as [ClusterPeer, ClusterPeer, ClusterPeer]
+    for (let i = 0; i < options.runs; i++) {
+      samples.link.push(await benchLink(Math.min(options.fileMb, 1024), base))
+      await sh(`rm -f ${single.mountpoint}/seq.bin; cat ${source} > /dev/null`)
+      samples.single.push(await timedMbPerSecond(`dd if=${source} of=${single.mountpoint}/seq.bin bs=1M conv=fsync status=none`, options.fileMb))
+      await sh(`rm -f ${writer.mountpoint}/seq.bin`)
+      samples.write.push(await timedMbPerSecond(`dd if=${source} of=${writer.mountpoint}/seq.bin bs=1M conv=fsync status=none`, options.fileMb))
+      // Cold: the reader restarts with an empty chunk store and empty caches.
+      await reader.stop()
+      await run(`find ${path.join(reader.data, 'chunks')} -type f -delete; sync; echo 3 > /proc/sys/vm/drop_caches`)
+      await reader.start()
+      samples.cold.push(await timedMbPerSecond(`dd if=${reader.mountpoint}/seq.bin of=/dev/null bs=1M status=none`, options.fileMb))
+      samples.warm.push(await timedMbPerSecond(`dd if=${reader.mountpoint}/seq.bin of=/dev/null bs=1M status=none`, options.fileMb))
+      log(`  chunks run ${i + 1}: link ${samples.link.at(-1)!.toFixed(0)} single write ${samples.single.at(-1)!.toFixed(0)} cluster write ${samples.write.at(-1)!.toFixed(0)} cold ${samples.cold.at(-1)!.toFixed(0)} warm ${samples.warm.at(-1)!.toFixed(0)} MB/s`)
+    }
+  } finally {
+    await cluster?.destroy()
+    await single.destroy()
+    await sh(`rm -rf ${base}`)
+  }
+  const link = median(samples.link)
+  const rows = [
+    ['one hyperswarm link (4 MiB messages)', link, 'baseline'],
+    ['single peer, sequential write', median(samples.single), ''],
+    ['3 peers R = 3, sequential write', median(samples.write), '2 copies cross the wire'],
+    ['3 peers, cold read on a peer with no copy', median(samples.cold), 'every byte crosses the wire'],
+    ['3 peers, warm read (local copies, cache)', median(samples.warm), '']
+  ] as Array<[string, number, string]>
+  return [`# chunk throughput, ${options.fileMb} MiB of random data, medians of ${options.runs} runs`,
+    table(['workload', 'MB/s', 'vs link', 'note'], rows.map(([name, value, note]) => [name, value.toFixed(0), `${(value / link).toFixed(2)}x`, note]))].join('\n')
 }
