@@ -53,8 +53,9 @@ export class LocalChunks implements ChunkService {
     return new LocalChunks(store, sealPool, cache, options.directory, state)
   }
 
-  async put (plaintext: Buffer): Promise<ChunkRef> {
-    const id = await this.store.put(plaintext, (stored) => this.pin(chunkIdToHex(stored)))
+  /** onSealed: the sealed bytes, as soon as they exist (not called for a dedupe hit sealed on this thread). */
+  async put (plaintext: Buffer, onSealed?: (id: Buffer, sealed: Buffer) => void): Promise<ChunkRef> {
+    const id = await this.store.put(plaintext, (stored) => this.pin(chunkIdToHex(stored)), onSealed)
     return { id, length: plaintext.length }
   }
 

@@ -53,12 +53,19 @@ export class ReplicatedChunks implements ChunkService {
 
   // ---- writing ----
 
-  /** Stores the chunk here and on R − 1 other peers; the ref names every holder, for the commit. */
+  /**
+   * Stores the chunk here and on R − 1 other peers; the ref names every holder, for the commit. The
+   * copies leave as soon as the chunk is sealed, while the local copy is written and synced.
+   */
   async put (plaintext: Buffer): Promise<ChunkRef> {
-    const ref = await this.local.put(plaintext)
+    let remote: Promise<string[]> | null = null
+    const ref = await this.local.put(plaintext, (id, sealed) => {
+      remote = this.replicate(id, sealed)
+      remote.catch(() => {}) // awaited below; this keeps an early failure from being unhandled meanwhile
+    })
     try {
-      const remote = await this.replicate(ref.id)
-      return { ...ref, holders: [this.network.id, ...remote] }
+      const stored = await (remote ?? this.replicate(ref.id, await this.local.store.readSealed(ref.id)))
+      return { ...ref, holders: [this.network.id, ...stored] }
     } catch (error) {
       this.local.unpin([ref.id])
       throw error
@@ -66,11 +73,10 @@ export class ReplicatedChunks implements ChunkService {
   }
 
   /** Sends the sealed chunk to R − 1 peers, moving down the ranking past peers that fail. */
-  private async replicate (id: Buffer): Promise<string[]> {
+  private async replicate (id: Buffer, sealed: Uint8Array): Promise<string[]> {
     const up = this.network.upPeers()
     const wanted = Math.min(this.replicas - 1, up.length)
     if (wanted === 0) return []
-    const sealed = await this.local.store.readSealed(id)
     const candidates = replicaTargets(id, this.network.id, up, up.length)
     const stored: string[] = []
     let next = 0
@@ -166,11 +172,16 @@ export class ReplicatedChunks implements ChunkService {
     const up = this.network.upPeers()
     const listed = this.holdersOf(chunkIdToHex(id)).filter((peer) => up.includes(peer))
     const others = rankPeers(id, up.filter((peer) => !listed.includes(peer)))
-    for (const peer of [...rankPeers(id, listed), ...others]) {
+    // Recorded holders first, the least busy of them first (fewest chunk requests outstanding from here).
+    const byLoad = listed.slice().sort((a, b) => this.network.outstanding(a) - this.network.outstanding(b))
+    for (const peer of [...byLoad, ...others]) {
       const reply = await this.network.requestChunk(peer, ChunkKind.Get, id, EMPTY, REQUEST_TIMEOUT_MS).catch(() => null)
       if (reply?.kind !== ChunkKind.Ok) continue
       try {
-        await this.local.store.putSealed(id, reply.payload) // verified in full before it is written
+        // Verified in full before it is written. A copy this peer is not listed for only serves reads:
+        // no fdatasync (a crash costs a refetch); one it should hold (a scrub repair) is made durable.
+        const durable = listed.length === 0 || this.holdersOf(chunkIdToHex(id)).includes(this.network.id)
+        await this.local.store.putSealed(id, reply.payload, { durable })
         this.stats.fetched++
         return
       } catch (error) {

@@ -73,13 +73,13 @@ export class ChunkStore {
    * rewritten: content addressing dedupes. Durable once syncDirectories() has resolved. With a seal
    * pool the id is only known after sealing, so a dedupe hit wastes one seal, on a worker.
    */
-  async put (plaintext: Uint8Array, onStored: (id: ChunkId) => void = () => {}): Promise<ChunkId> {
+  async put (plaintext: Uint8Array, onStored: (id: ChunkId) => void = () => {}, onSealed: (id: ChunkId, sealed: Buffer) => void = () => {}): Promise<ChunkId> {
     // Small chunks seal faster here than a round trip to the worker costs.
     const presealed = this.sealPool === null || plaintext.length < SEAL_POOL_BYTES_MIN ? null : await this.sealPool.seal(plaintext)
     const id = presealed?.id ?? chunkIdOf(plaintext, this.keys.idKey)
     // `onStored` runs before any later delete of this id may look: the caller pins the chunk there.
     return await this.exclusive(chunkIdToHex(id), async (hex) => {
-      await this.putOnce(plaintext, id, hex, presealed?.sealed ?? null)
+      await this.putOnce(plaintext, id, hex, presealed?.sealed ?? null, onSealed)
       onStored(id)
       return id
     })
@@ -100,10 +100,10 @@ export class ChunkStore {
    * block and the id), so garbage from the wire never lands on disk; it overwrites a local copy, which is
    * what repair of a corrupt copy needs.
    */
-  async putSealed (id: ChunkId, sealed: Uint8Array): Promise<void> {
+  async putSealed (id: ChunkId, sealed: Uint8Array, options: { durable: boolean } = { durable: true }): Promise<void> {
     assertChunkId(id)
     openChunk(sealed, id, this.keys)
-    await this.writeAtomically(chunkIdToHex(id), sealed)
+    await this.writeAtomically(chunkIdToHex(id), sealed, options.durable)
   }
 
   /**
@@ -219,17 +219,20 @@ export class ChunkStore {
     await this.handles.close()
   }
 
-  private async putOnce (plaintext: Uint8Array, id: ChunkId, hex: string, presealed: Buffer | null): Promise<ChunkId> {
+  /** `onSealed` gets the sealed bytes as soon as they exist, before they are written (replication starts then). */
+  private async putOnce (plaintext: Uint8Array, id: ChunkId, hex: string, presealed: Buffer | null, onSealed: (id: ChunkId, sealed: Buffer) => void): Promise<ChunkId> {
     // A file of the right size under this name was renamed into place after fdatasync, so it is whole
     // unless the disk altered it (the scrubber's job). Its directory may still be unsynced (written by a
     // previous run that never called syncDirectories), so the dedupe hit still counts as touched.
     const sealedBytes = layoutFor(plaintext.length).sealedBytes
     if (await this.hasWhole(hex, sealedBytes)) {
       this.touchedDirectories.add(fanoutName(hex))
+      if (presealed !== null) onSealed(id, presealed)
       return id
     }
     const sealed = presealed ?? sealChunk(plaintext, id, this.keys.encryptionKey)
     if (sealed.length !== sealedBytes) throw new Error(`assertion: sealed ${sealed.length} bytes, expected ${sealedBytes}`)
+    onSealed(id, sealed)
     await this.writeAtomically(hex, sealed)
     return id
   }
@@ -241,14 +244,17 @@ export class ChunkStore {
     })
   }
 
-  /** temp file → write → fdatasync → rename; the directory fsync is batched in syncDirectories(). */
-  private async writeAtomically (hex: string, sealed: Uint8Array): Promise<void> {
+  /**
+   * temp file → write → fdatasync → rename; the directory fsync is batched in syncDirectories(). Not
+   * durable (no fdatasync) for a copy kept only to serve reads: losing it in a crash costs a refetch.
+   */
+  private async writeAtomically (hex: string, sealed: Uint8Array, durable = true): Promise<void> {
     const tempPath = join(this.dir, TEMP_DIR, `${hex}.${randomBytes(8).toString('hex')}`)
     try {
       const file = await open(tempPath, 'wx', CHUNK_FILE_MODE)
       try {
         await file.writeFile(sealed)
-        await file.datasync()
+        if (durable) await file.datasync()
       } finally {
         await file.close()
       }

@@ -91,6 +91,11 @@ export class PeerConnection {
     this.admissionTimer = setTimeout(() => this.close('not admitted within the timeout'), ADMISSION_TIMEOUT_MS)
   }
 
+  /** Chunk requests sent and not answered yet, plus those queued for a slot. */
+  get outstanding (): number {
+    return this.inFlight + this.waitingForSlot.length
+  }
+
   sendRaft (message: Message): void {
     if (this.admitted && !this.closed) this.raftMessage.send(encodeRaft(message))
   }

@@ -112,6 +112,11 @@ export class Network implements Transport {
     return await connection.requestChunk(kind, chunkId, payload, timeoutMs)
   }
 
+  /** Chunk requests this peer has waiting on `peerId` (load, for choosing among replicas). */
+  outstanding (peerId: string): number {
+    return this.connections.get(peerId)?.outstanding ?? Infinity
+  }
+
   // ---- membership and views ----
 
   /** The group's members: dialled directly (and redialled) by public key, beside topic discovery. */
