@@ -72,25 +72,29 @@ export class ReplicatedChunks implements ChunkService {
     }
   }
 
-  /** Sends the sealed chunk to R − 1 peers, moving down the ranking past peers that fail. */
+  /**
+   * Places R − 1 remote copies by chain replication: the writer sends the chunk once, to the best-ranked
+   * peer, which stores it while passing it on to the next (measured: fan-out made the writer send every
+   * chunk R − 1 times over its own link). Copies the chain could not place are sent directly to the next
+   * candidates in the ranking.
+   */
   private async replicate (id: Buffer, sealed: Uint8Array): Promise<string[]> {
     const up = this.network.upPeers()
     const wanted = Math.min(this.replicas - 1, up.length)
     if (wanted === 0) return []
     const candidates = replicaTargets(id, this.network.id, up, up.length)
-    const stored: string[] = []
-    let next = 0
-    // One worker per wanted replica: each places one copy, on the next candidate whenever one fails.
+    const stored = await this.sendAlong(candidates.slice(0, wanted), id, sealed)
+    let next = wanted
     const worker = async (): Promise<void> => {
       while (next < candidates.length) {
         const peer = candidates[next++]!
-        if (await this.send(peer, id, sealed)) {
+        if ((await this.sendAlong([peer], id, sealed)).length > 0) {
           stored.push(peer)
           return
         }
       }
     }
-    await Promise.all(Array.from({ length: wanted }, worker))
+    await Promise.all(Array.from({ length: wanted - stored.length }, worker))
     this.stats.replicasWritten += stored.length
     if (stored.length === wanted) return stored
     this.stats.underReplicatedWrites++
@@ -99,17 +103,27 @@ export class ReplicatedChunks implements ChunkService {
     return stored
   }
 
-  private async send (peer: string, id: Buffer, sealed: Uint8Array): Promise<boolean> {
-    const reply = await this.network.requestChunk(peer, ChunkKind.Put, id, sealed, REQUEST_TIMEOUT_MS).catch(() => null)
-    return reply?.kind === ChunkKind.Ok
+  /**
+   * Puts the chunk on chain[0], which passes it along the rest of the chain; resolves with the peers
+   * that stored it. A hop that fails is skipped: the chunk goes to the one after it instead.
+   */
+  private async sendAlong (chain: readonly string[], id: Buffer, sealed: Uint8Array): Promise<string[]> {
+    for (let i = 0; i < chain.length; i++) {
+      const rest = chain.slice(i + 1)
+      const reply = await this.network.requestChunk(chain[i]!, ChunkKind.Put, id, sealed, REQUEST_TIMEOUT_MS * (1 + rest.length), rest).catch(() => null)
+      if (reply?.kind !== ChunkKind.Ok) continue
+      const stored = storedPeers(reply.payload).filter((peer) => chain.includes(peer))
+      return [...new Set(stored)]
+    }
+    return []
   }
 
   /** Copies a chunk this peer holds to `peers` (repair, rebalance); resolves with those that stored it. */
   async copyTo (id: Buffer, peers: readonly string[]): Promise<string[]> {
     if (peers.length === 0) return []
     const sealed = await this.local.store.readSealed(id)
-    const results = await Promise.all(peers.map(async (peer) => await this.send(peer, id, sealed)))
-    return peers.filter((_, i) => results[i])
+    const results = await Promise.all(peers.map(async (peer) => await this.sendAlong([peer], id, sealed)))
+    return peers.filter((_, i) => results[i]!.length > 0)
   }
 
   /** Verifies the local copy in full; a bad one is replaced by a verified copy from another holder. */
@@ -206,19 +220,30 @@ export class ReplicatedChunks implements ChunkService {
         return { kind: ChunkKind.Missing, payload: EMPTY }
       }
     }
+    // A put: store it here while passing it down the chain; answer with everyone who stored it.
+    const chain = (message.chain ?? []).map((key) => Buffer.from(key).toString('hex'))
+    const downstream = this.sendAlong(chain, id, message.payload)
     try {
       this.local.hold(id, UNCOMMITTED_HOLD_MS)
       await this.local.store.putSealed(id, message.payload)
       await this.local.store.syncDirectories()
       this.stats.stored++
-      return { kind: ChunkKind.Ok, payload: EMPTY }
     } catch (error) {
       this.log(`refused chunk ${chunkIdToHex(id).slice(0, 12)} from ${peerId.slice(0, 12)}: ${(error as Error).message}`)
+      await downstream
       return { kind: ChunkKind.Failed, payload: EMPTY }
     }
+    return { kind: ChunkKind.Ok, payload: Buffer.concat([this.network.id, ...await downstream].map((peer) => Buffer.from(peer, 'hex'))) }
   }
 
   async capacity (): Promise<{ totalBytes: number, freeBytes: number, availableBytes: number }> {
     return await this.local.capacity()
   }
+}
+
+/** The peers named in a put's Ok reply: 32-byte public keys, back to back. */
+function storedPeers (payload: Uint8Array): string[] {
+  const peers: string[] = []
+  for (let offset = 0; offset + 32 <= payload.length; offset += 32) peers.push(Buffer.from(payload.subarray(offset, offset + 32)).toString('hex'))
+  return peers
 }

@@ -105,7 +105,7 @@ export class PeerConnection {
   }
 
   /** Sends a get or put and resolves with the reply; rejects with PeerUnavailableError on timeout or close. */
-  async requestChunk (kind: typeof ChunkKind.Get | typeof ChunkKind.Put, chunkId: Uint8Array, payload: Uint8Array, timeoutMs: number): Promise<ChunkReply> {
+  async requestChunk (kind: typeof ChunkKind.Get | typeof ChunkKind.Put, chunkId: Uint8Array, payload: Uint8Array, timeoutMs: number, chain: Uint8Array[] = []): Promise<ChunkReply> {
     while (this.inFlight >= CHUNK_REQUESTS_IN_FLIGHT_MAX) await new Promise<void>((resolve) => this.waitingForSlot.push(resolve))
     if (this.closed || !this.admitted) throw new PeerUnavailableError(`peer ${this.peerId.slice(0, 12)} is not connected`)
     this.inFlight++
@@ -117,7 +117,7 @@ export class PeerConnection {
           reject(new PeerUnavailableError(`peer ${this.peerId.slice(0, 12)} did not answer a chunk request in ${timeoutMs} ms`))
         }, timeoutMs)
         this.pending.set(requestId, { resolve, reject, timer })
-        this.chunkMessage.send(encodeChunkMessage({ kind, requestId, chunkId, payload }))
+        this.chunkMessage.send(encodeChunkMessage({ kind, requestId, chunkId, payload, chain }))
       })
     } finally {
       this.inFlight--

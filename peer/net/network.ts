@@ -106,10 +106,10 @@ export class Network implements Transport {
     this.chunkServer = server
   }
 
-  async requestChunk (peerId: string, kind: typeof ChunkKind.Get | typeof ChunkKind.Put, chunkId: Uint8Array, payload: Uint8Array, timeoutMs: number): Promise<ChunkReply> {
+  async requestChunk (peerId: string, kind: typeof ChunkKind.Get | typeof ChunkKind.Put, chunkId: Uint8Array, payload: Uint8Array, timeoutMs: number, chain: string[] = []): Promise<ChunkReply> {
     const connection = this.connections.get(peerId)
     if (connection === undefined) throw new PeerUnavailableError(`peer ${short(peerId)} is not connected`)
-    return await connection.requestChunk(kind, chunkId, payload, timeoutMs)
+    return await connection.requestChunk(kind, chunkId, payload, timeoutMs, chain.map((id) => Buffer.from(id, 'hex')))
   }
 
   /** Chunk requests this peer has waiting on `peerId` (load, for choosing among replicas). */

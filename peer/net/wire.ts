@@ -120,11 +120,28 @@ export function decodeRaft (bytes: Uint8Array): Message {
 export const ChunkKind = { Get: 0, Put: 1, Ok: 2, Missing: 3, Failed: 4 } as const
 export type ChunkKind = typeof ChunkKind[keyof typeof ChunkKind]
 
+/** Peers a put is passed on to after the receiver (chain replication), at most. */
+export const CHAIN_PEERS_MAX = 8
+
 export interface ChunkMessage {
   kind: ChunkKind
   requestId: number
   chunkId: Uint8Array // 32 bytes; zeros in replies
-  payload: Uint8Array // the sealed chunk of a put or of an Ok reply to a get; empty otherwise
+  // A put: the sealed chunk. An Ok reply to a get: the sealed chunk; to a put: the 32-byte keys of the
+  // peers that stored it, the receiver first. Empty otherwise.
+  payload: Uint8Array
+  /** A put only: the public keys (32 bytes each) of the peers the receiver passes the chunk on to. */
+  chain?: Uint8Array[]
+}
+
+const chainEncoding: c.Encoder<Uint8Array[]> = {
+  preencode (state, keys) { c.uint.preencode(state, keys.length); for (const key of keys) c.fixed32.preencode(state, key) },
+  encode (state, keys) { c.uint.encode(state, keys.length); for (const key of keys) c.fixed32.encode(state, key) },
+  decode (state) {
+    const length = c.uint.decode(state)
+    if (length > CHAIN_PEERS_MAX) throw new WireError(`a chain of ${length} peers exceeds the limit of ${CHAIN_PEERS_MAX}`)
+    return Array.from({ length }, () => c.fixed32.decode(state))
+  }
 }
 
 const chunkBody: c.Encoder<ChunkMessage> = {
@@ -133,12 +150,14 @@ const chunkBody: c.Encoder<ChunkMessage> = {
     c.uint.preencode(state, m.requestId)
     c.fixed32.preencode(state, m.chunkId)
     c.buffer.preencode(state, m.payload)
+    chainEncoding.preencode(state, m.chain ?? [])
   },
   encode (state, m) {
     c.uint.encode(state, m.kind)
     c.uint.encode(state, m.requestId)
     c.fixed32.encode(state, m.chunkId)
     c.buffer.encode(state, m.payload)
+    chainEncoding.encode(state, m.chain ?? [])
   },
   decode (state) {
     const kind = c.uint.decode(state)
@@ -146,7 +165,8 @@ const chunkBody: c.Encoder<ChunkMessage> = {
     const requestId = safe(c.uint.decode(state))
     const chunkId = c.fixed32.decode(state)
     const payload = c.buffer.decode(state) ?? new Uint8Array(0)
-    return { kind: kind as ChunkKind, requestId, chunkId, payload }
+    const chain = chainEncoding.decode(state)
+    return { kind: kind as ChunkKind, requestId, chunkId, payload, chain }
   }
 }
 

@@ -41,7 +41,7 @@ const raftSample = makeMessage({
 })
 const beat: HealthMessage = { kind: HealthKind.Beat, sequence: 41, term: 9, commit: 2 ** 50, applied: 2 ** 50 - 1 }
 const ack: HealthMessage = { kind: HealthKind.Ack, sequence: 41, term: 9, commit: 1, applied: 0 }
-const chunkPut = { kind: ChunkKind.Put, requestId: 12, chunkId: randomBytes(32), payload: randomBytes(100) }
+const chunkPut = { kind: ChunkKind.Put, requestId: 12, chunkId: randomBytes(32), payload: randomBytes(100), chain: [randomBytes(32), randomBytes(32)] }
 const handshake = { version: PROTOCOL_VERSION, capability: randomBytes(CAPABILITY_BYTES) }
 
 /** Random bytes, a truncation of `valid`, or `valid` with a few bytes or bits changed. */
@@ -90,7 +90,7 @@ test('wire: valid frames round-trip', (t) => {
   t.alike(decodeHealth(encodeHealth(beat)), beat, 'a heartbeat')
   t.alike(decodeHealth(encodeHealth(ack)), ack, 'an acknowledgement')
   const chunk = decodeChunkMessage(encodeChunkMessage(chunkPut))
-  t.alike({ ...chunk, chunkId: Buffer.from(chunk.chunkId), payload: Buffer.from(chunk.payload) }, chunkPut, 'a chunk put')
+  t.alike({ ...chunk, chunkId: Buffer.from(chunk.chunkId), payload: Buffer.from(chunk.payload), chain: chunk.chain!.map((key) => Buffer.from(key)) }, chunkPut, 'a chunk put passed along a chain')
   const decoded = decodeHandshake(c.encode(handshakeEncoding, handshake))
   t.is(decoded.version, PROTOCOL_VERSION)
   t.alike(Buffer.from(decoded.capability), Buffer.from(handshake.capability), 'a handshake')
