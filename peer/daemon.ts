@@ -136,7 +136,8 @@ export class Daemon {
     const garbage = await chunks.collectUnreferenced()
     if (garbage > 0) log(`removed ${garbage} unreferenced chunks`)
     if (this.network !== undefined) {
-      this.replicated = new ReplicatedChunks(chunks, this.network, { replicas: REPLICAS_DEFAULT, holdersOf: (key) => metadata.state.holdersOf(key), log })
+      const chain = process.env.SWARMFS_REPLICATION !== 'fanout'
+      this.replicated = new ReplicatedChunks(chunks, this.network, { replicas: REPLICAS_DEFAULT, chain, holdersOf: (key) => metadata.state.holdersOf(key), log })
       this.keeper = new ReplicaKeeper(metadata, chunks, this.replicated, this.network, keeperSettings(), log)
     }
     this.mount = createOperations(metadata, this.replicated ?? chunks, { peerId: this.peer.id, closeToOpen: this.network !== undefined, log })

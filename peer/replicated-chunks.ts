@@ -40,13 +40,18 @@ export class ReplicatedChunks implements ChunkService {
   readonly stats: ReplicationStats = { replicasWritten: 0, underReplicatedWrites: 0, fetched: 0, fetchFailures: 0, served: 0, stored: 0, readRepairs: 0 }
 
   private readonly holdersOf: (chunkHex: string) => string[]
+  private readonly chain: boolean
 
-  /** holdersOf: the peers the metadata lists as holding a chunk (tried first when fetching). */
-  constructor (local: LocalChunks, network: Network, options: { replicas: number, holdersOf: (chunkHex: string) => string[], log: (line: string) => void }) {
+  /**
+   * holdersOf: the peers the metadata lists as holding a chunk (tried first when fetching).
+   * chain: place copies by chain replication (else fan-out: the writer sends every copy itself).
+   */
+  constructor (local: LocalChunks, network: Network, options: { replicas: number, chain: boolean, holdersOf: (chunkHex: string) => string[], log: (line: string) => void }) {
     this.local = local
     this.network = network
     this.replicas = options.replicas
     this.holdersOf = options.holdersOf
+    this.chain = options.chain
     this.log = options.log
     network.serveChunks(async (peerId, message) => await this.serve(peerId, message))
   }
@@ -83,7 +88,10 @@ export class ReplicatedChunks implements ChunkService {
     const wanted = Math.min(this.replicas - 1, up.length)
     if (wanted === 0) return []
     const candidates = replicaTargets(id, this.network.id, up, up.length)
-    const stored = await this.sendAlong(candidates.slice(0, wanted), id, sealed)
+    const targets = candidates.slice(0, wanted)
+    const stored = this.chain
+      ? await this.sendAlong(targets, id, sealed)
+      : (await Promise.all(targets.map(async (peer) => await this.sendAlong([peer], id, sealed)))).flat()
     let next = wanted
     const worker = async (): Promise<void> => {
       while (next < candidates.length) {
