@@ -8,7 +8,12 @@ cd "$(dirname "$0")/.."
 addon=node_modules/fuse-native
 [ -d "$addon" ] || addon=../fuse-native   # installed as a dependency of another package
 [ -d "$addon" ] || { echo "swarmfs: fuse-native is not installed" >&2; exit 1; }
-node node_modules/patch-package/index.js --patch-dir native/patches
+# patch-package patches <root>/node_modules/fuse-native, <root> being where fuse-native is installed: here
+# in a checkout or a global install, the consumer's root when npm hoisted it out of our node_modules.
+root=$(cd "$addon/../.." && pwd)
+patches=$(node -p "require('path').relative('$root', '$(pwd)/native/patches')")
+patcher=$(node -p "require.resolve('patch-package/index.js')")
+(cd "$root" && node "$patcher" --patch-dir "$patches")
 gyp=${npm_config_node_gyp:-}
 if [ -z "$gyp" ]; then
   for candidate in "$(dirname "$(command -v npm)")/../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js" \

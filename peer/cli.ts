@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The swarmfs command line: `init` founds a cluster, `invite` and `join` add peers to it, `up` runs the
 // peer daemon in the foreground with its mount, `status` asks a running daemon, `remove` expels a peer,
-// `bootstrap` runs a DHT bootstrap node, `unmount` detaches a mount (also a dead one).
+// `bootstrap` runs a DHT bootstrap node, `unmount` detaches a mount (also a dead one), `doctor` checks
+// the machine. Exit codes: 0 ok, 1 error (or a failed doctor check), 2 usage, 3 no daemon running.
 import './threadpool.js'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
@@ -14,7 +15,10 @@ import { Daemon } from './daemon.js'
 import type { DaemonOptions } from './daemon.js'
 import { dataDir } from './data-dir.js'
 import { demo } from './demo.js'
+import { doctor, formatReport } from './doctor.js'
 import { decodeInvite, encodeInvite } from './invite.js'
+import { isLoopback, parseMetricsAddress } from './metrics.js'
+import type { MetricsAddress } from './metrics.js'
 import type { Address } from './net/network.js'
 
 const CACHE_MB_DEFAULT = 64
@@ -34,6 +38,7 @@ Commands:
   bootstrap  --host ADDR --port N         run a DHT bootstrap node for private networks and tests
   unmount    MNT                          unmount a swarmfs mount (also one left by a killed daemon)
   demo       [--peers N] [--dir DIR]      run a throwaway local cluster with mounts under DIR until Ctrl-C
+  doctor     [--data DIR] [--bootstrap L] check this machine (FUSE, keys, disk, clock, bootstrap) and say how to fix it
 
 Run 'swarmfs <command> --help' for a command's options.`,
   init: `Usage: swarmfs init --data DIR
@@ -50,14 +55,21 @@ Creates DIR (mode 0700) for a new peer of the invited cluster. Start it with 'sw
 the cluster's leader admits it as a learner, sends it the metadata, and promotes it to voter while the
 group has fewer than 3 (or 5) voters.`,
   up: `Usage: swarmfs up --data DIR --mount MNT [--bootstrap HOST:PORT[,…]|public] [--host ADDR]
-                  [--allow-other] [--cache-mb N]
+                  [--allow-other] [--cache-mb N] [--metrics HOST:PORT [--metrics-public]]
 
 Runs the peer daemon in the foreground and mounts the filesystem at MNT.
+Each setting comes from its flag, else from its environment variable, else from its default
+(flags > environment > defaults); an empty variable counts as unset.
+  --data DIR      the peer's data directory (env SWARMFS_DATA)
+  --mount MNT     an existing empty directory to mount at (env SWARMFS_MOUNT)
   --bootstrap L   DHT bootstrap nodes to find the cluster's peers through ('public': hyperswarm's public
                   DHT); without it the peer runs alone and offline (env SWARMFS_BOOTSTRAP)
   --host ADDR     address the DHT socket binds to and is reachable at (env SWARMFS_HOST)
   --allow-other   let other users use the mount (permissions are still enforced)
   --cache-mb N    plaintext chunk cache size in MiB (default ${CACHE_MB_DEFAULT})
+  --metrics A     serve Prometheus metrics at http://A/metrics, A being HOST:PORT, e.g. 127.0.0.1:9464
+                  (env SWARMFS_METRICS; default: off). A non-loopback HOST is refused unless
+                  --metrics-public is also given: the metrics name the cluster's peers
 SIGINT or SIGTERM commits open files, unmounts and exits 0.`,
   status: `Usage: swarmfs status --data DIR [--json]
 
@@ -79,7 +91,14 @@ cluster with data and mounts under DIR (default /tmp/swarmfs-demo); prints what 
 peer unmounts and stops, and DIR is removed.`,
   unmount: `Usage: swarmfs unmount MNT
 
-Unmounts MNT (lazily if it is busy).`
+Unmounts MNT (lazily if it is busy).`,
+  doctor: `Usage: swarmfs doctor [--data DIR] [--bootstrap HOST:PORT[,…]] [--json]
+
+Checks what a peer needs from this machine and prints a fix for each failure: libfuse2, /dev/fuse,
+fusermount, a sane clock; with --data also that DIR's keys are 0600 and that its disk has 1 GiB free
+(a warning below that); with --bootstrap also that a bootstrap node answers over UDP within 5 s.
+DIR and the bootstrap list default to SWARMFS_DATA and SWARMFS_BOOTSTRAP. --json prints
+{ok, checks[{name, state, detail, fix}]}. Exit code 0: every check passed (warnings allowed); 1: some failed.`
 }
 
 class UsageError extends Error {}
@@ -106,6 +125,8 @@ async function main (argv: string[]): Promise<number> {
       host: { type: 'string' },
       port: { type: 'string' },
       peers: { type: 'string', default: '3' },
+      metrics: { type: 'string' },
+      'metrics-public': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -114,6 +135,11 @@ async function main (argv: string[]): Promise<number> {
     const value = values[name]
     if (value === undefined) throw new UsageError(`${command} needs --${name}`)
     return value
+  }
+  // Flags win over the environment, the environment over defaults.
+  const setting = (name: 'data' | 'mount' | 'bootstrap' | 'host' | 'metrics'): string | undefined => {
+    const value = values[name] ?? process.env[`SWARMFS_${name.toUpperCase()}`]
+    return value === '' ? undefined : value
   }
   const positional = (what: string): string => {
     const value = positionals[0]
@@ -125,15 +151,21 @@ async function main (argv: string[]): Promise<number> {
     case 'invite': return await invite(required('data'))
     case 'join': return await join(positional('an invite'), required('data'))
     case 'up': {
-      const bootstrap = values.bootstrap ?? process.env.SWARMFS_BOOTSTRAP
-      const host = values.host ?? process.env.SWARMFS_HOST
+      const data = setting('data')
+      const mount = setting('mount')
+      if (data === undefined) throw new UsageError('up needs --data (or SWARMFS_DATA)')
+      if (mount === undefined) throw new UsageError('up needs --mount (or SWARMFS_MOUNT)')
+      const bootstrap = setting('bootstrap')
+      const host = setting('host')
+      const metrics = metricsAddress(setting('metrics'), values['metrics-public'])
       return await up({
-        data: required('data'),
-        mount: required('mount'),
+        data,
+        mount,
         allowOther: values['allow-other'],
         cacheBytesMax: cacheBytes(values['cache-mb']),
-        ...(bootstrap !== undefined && bootstrap !== '' ? { bootstrap: bootstrap === 'public' ? 'public' : addresses(bootstrap) } : {}),
-        ...(host !== undefined && host !== '' ? { host } : {})
+        ...(bootstrap !== undefined ? { bootstrap: bootstrap === 'public' ? 'public' : addresses(bootstrap) } : {}),
+        ...(host !== undefined ? { host } : {}),
+        ...(metrics !== undefined ? { metrics } : {})
       })
     }
     case 'status': return await status(required('data'), values.json)
@@ -146,6 +178,14 @@ async function main (argv: string[]): Promise<number> {
       const peers = Number(values.peers)
       if (!Number.isInteger(peers) || peers < 1 || peers > 9) throw new UsageError('--peers must be between 1 and 9')
       return await demo(values.dir, peers)
+    }
+    case 'doctor': {
+      const bootstrap = setting('bootstrap')
+      if (bootstrap === 'public') throw new UsageError('doctor checks a private bootstrap list (HOST:PORT[,…]), not public')
+      const data = setting('data')
+      const report = await doctor({ ...(data !== undefined ? { data } : {}), ...(bootstrap !== undefined ? { bootstrap: addresses(bootstrap) } : {}) })
+      console.log(values.json ? JSON.stringify(report) : formatReport(report))
+      return report.ok ? 0 : 1
     }
     case 'unmount': {
       const mountpoint = positionals[0] ?? values.mount
@@ -169,6 +209,20 @@ function addresses (list: string): Address[] {
     if (match === null) throw new UsageError(`bootstrap address '${item}' is not HOST:PORT`)
     return { host: match[1]!, port: port(match[2]!) }
   })
+}
+
+function metricsAddress (text: string | undefined, allowPublic: boolean): MetricsAddress | undefined {
+  if (text === undefined || text === 'off') return undefined
+  let address: MetricsAddress
+  try {
+    address = parseMetricsAddress(text)
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+  if (!isLoopback(address.host) && !allowPublic) {
+    throw new UsageError(`--metrics ${text} is not a loopback address: add --metrics-public to serve metrics to the network`)
+  }
+  return address
 }
 
 function cacheBytes (text: string | undefined): number {

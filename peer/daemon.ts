@@ -3,6 +3,7 @@
 // control socket, and on SIGINT/SIGTERM commits open files, unmounts cleanly and exits 0. The only file
 // in peer/ that imports mount/.
 import { readFile, stat } from 'node:fs/promises'
+import type http from 'node:http'
 import type net from 'node:net'
 import HyperDHT from 'hyperdht'
 import { FuseMount, unmountPath } from '../native/fuse.js'
@@ -15,6 +16,8 @@ import { serveControl } from './control.js'
 import { dataDir } from './data-dir.js'
 import { LocalChunks } from './local-chunks.js'
 import { MembershipKeeper } from './membership-keeper.js'
+import { boundPort, serveMetrics } from './metrics.js'
+import type { MetricsAddress } from './metrics.js'
 import { Network, short } from './net/network.js'
 import type { Address } from './net/network.js'
 import { peerViews } from './peer-views.js'
@@ -31,6 +34,8 @@ export interface DaemonOptions {
   bootstrap?: Address[] | 'public'
   /** Address the DHT binds to (and is reachable at). */
   host?: string
+  /** Where to serve Prometheus metrics (GET /metrics); undefined: not at all. */
+  metrics?: MetricsAddress
   log: (line: string) => void
 }
 
@@ -69,6 +74,7 @@ export class Daemon {
   private mount!: Mount
   private fuse: FuseMount | null = null
   private control: net.Server | null = null
+  private metricsServer: http.Server | null = null
   private peer!: PeerInfo
   private stopping: Promise<void> | null = null
   private readonly startedAt = Date.now()
@@ -139,6 +145,11 @@ export class Daemon {
       const chain = process.env.SWARMFS_REPLICATION !== 'fanout'
       this.replicated = new ReplicatedChunks(chunks, this.network, { replicas: REPLICAS_DEFAULT, chain, holdersOf: (key) => metadata.state.holdersOf(key), log })
       this.keeper = new ReplicaKeeper(metadata, chunks, this.replicated, this.network, keeperSettings(), log)
+    }
+    // Before the mount, so that a metrics address in use fails the start with nothing mounted.
+    if (this.options.metrics !== undefined) {
+      this.metricsServer = await serveMetrics(this.options.metrics, () => this.status())
+      log(`metrics at http://${this.options.metrics.host}:${boundPort(this.metricsServer)}/metrics`)
     }
     this.mount = createOperations(metadata, this.replicated ?? chunks, { peerId: this.peer.id, closeToOpen: this.network !== undefined, log })
     this.fuse = await FuseMount.mount(this.options.mount, this.mount.operations, {
@@ -230,6 +241,7 @@ export class Daemon {
   }
 
   private async closeStarted (): Promise<void> {
+    this.metricsServer?.close()
     this.membership?.stop()
     await this.keeper?.stop()
     if (this.metadata !== undefined) await this.metadata.close()
