@@ -1,10 +1,10 @@
 // `npm run bench`: every benchmark of swarmfs in one run, each printed against a baseline measured in
 // the same run. Sizes come from the environment so a quick run is possible:
 //   SWARMFS_BENCH_MB (default 1024), SWARMFS_BENCH_FILES (2000), SWARMFS_BENCH_RUNS (3),
-//   SWARMFS_BENCH_RAFT_SECONDS (4, per concurrency level of the Raft benchmark), SWARMFS_BENCH_CLUSTER_MB (256);
+//   SWARMFS_BENCH_RAFT_SECONDS (4, per concurrency level of the Raft benchmark), SWARMFS_BENCH_CLUSTER_MB (1024);
 //   SWARMFS_BENCH_ONLY=fs|raft|cluster runs just one of them.
 import { benchFilesystem, formatFilesystemTable } from './filesystem-bench.js'
-import { benchChunks, benchCluster } from './cluster-bench.js'
+import { benchChunks, benchCluster, benchTrees } from './cluster-bench.js'
 import { benchRaft } from './raft-bench.js'
 
 function numberFromEnvironment (name: string, fallback: number): number {
@@ -22,10 +22,11 @@ async function main (): Promise<void> {
     const options = {
       smallFiles: numberFromEnvironment('SWARMFS_BENCH_FILES', 2000),
       runs: numberFromEnvironment('SWARMFS_BENCH_RUNS', 3),
-      fileMb: numberFromEnvironment('SWARMFS_BENCH_CLUSTER_MB', 256)
+      fileMb: numberFromEnvironment('SWARMFS_BENCH_CLUSTER_MB', 1024)
     }
     console.log(await benchCluster(options, (line) => console.log(line)))
     console.log(await benchChunks(options, (line) => console.log(line)))
+    console.log(await benchTrees(options, (line) => console.log(line)))
   }
 }
 
