@@ -1,7 +1,7 @@
 // The FUSE operation table: each op resolves a path (or fd) to a file_id, makes one metadata or
 // open-file call, and lets errors surface as FsError — native/fuse turns them into -errno.
 import { Errno, FsError } from '../native/errno.js'
-import type { FuseOperations, Opened, StatFs, TimeChange } from '../native/fuse.js'
+import type { Caller, FuseOperations, Opened, StatFs, TimeChange } from '../native/fuse.js'
 import type { AttributeChanges, Command } from '../metadata/fs/commands.js'
 import type { FileId, Inode } from '../metadata/fs/inode.js'
 import { NAME_BYTES_MAX, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFREG, XATTR_NAME_BYTES_MAX, XATTR_VALUE_BYTES_MAX, fileType, isDirectory } from '../metadata/fs/inode.js'
@@ -9,6 +9,12 @@ import { Handles } from './handles.js'
 import { LOCATIONS_XATTR, isVirtualXattr, locationsOf } from './locations-xattr.js'
 import type { OpenFile } from './open-file.js'
 import { resolve, resolveParent } from './path-resolver.js'
+import type { ParentAndName } from './path-resolver.js'
+import {
+  MAY_WRITE, MAY_READ, Subject, check, checkChown, checkCreate, checkDelete, checkLink, checkTimes, checkXattr, chmodMode,
+  openMask, procGroups
+} from './permissions.js'
+import type { GroupsOf } from './permissions.js'
 import type { ChunkService, MetadataService } from './services.js'
 import { statOf } from './stat.js'
 import { nowNs } from './time.js'
@@ -39,7 +45,7 @@ export interface MountOptions {
   log: (line: string) => void
 }
 
-export function createOperations (metadata: MetadataService, chunks: ChunkService, options: MountOptions, budget = new WriteBudget(WRITE_BUFFER_BYTES_MAX)): Mount {
+export function createOperations (metadata: MetadataService, chunks: ChunkService, options: MountOptions, budget = new WriteBudget(WRITE_BUFFER_BYTES_MAX), groupsOf: GroupsOf = procGroups): Mount {
   const { peerId, log } = options
   const handles = new Handles(metadata, chunks, budget)
   const writeback = new Writeback(WRITEBACK_FILES_MAX, (error) => { log(`writeback of a closed file failed: ${String(error)}`) })
@@ -64,12 +70,31 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
   // hidden path maps to the orphan here, so fstat, fchmod and friends keep working with nlink 0.
   const hiddenNames = new Map<string, FileId>()
 
-  function fileIdAt (path: string): FileId {
-    return hiddenNames.get(path) ?? resolve(state(), path)
+  const subjectOf = (caller: Caller): Subject => new Subject(caller, groupsOf)
+
+  /** The file at `path`; with a subject, every directory on the way must be searchable by it. */
+  function fileIdAt (path: string, subject?: Subject): FileId {
+    return hiddenNames.get(path) ?? resolve(state(), path, subject)
   }
 
-  function inodeAt (path: string): Inode {
-    return inodeOf(fileIdAt(path))
+  function inodeAt (path: string, subject?: Subject): Inode {
+    return inodeOf(fileIdAt(path, subject))
+  }
+
+  /** The parent of a new entry at `path`, which `subject` must be allowed to add to. */
+  function creatableParent (path: string, subject: Subject): ParentAndName {
+    const where = resolveParent(state(), path, subject)
+    checkCreate(inodeOf(where.parent), subject)
+    return where
+  }
+
+  /** The entry at `path` (it must exist), which `subject` must be allowed to remove from its directory. */
+  function deletableEntry (path: string, subject: Subject): ParentAndName & { id: FileId } {
+    const where = resolveParent(state(), path, subject)
+    const id = state().lookup(where.parent, where.name)
+    if (id === undefined) throw new FsError(Errno.ENOENT)
+    checkDelete(inodeOf(where.parent), inodeOf(id), subject)
+    return { ...where, id }
   }
 
   function isHiddenName (path: string): boolean {
@@ -161,52 +186,56 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
   }
 
   const operations: FuseOperations = {
-    async getattr (path) {
-      const inode = inodeAt(path)
+    async getattr (path, caller) {
+      const inode = inodeAt(path, subjectOf(caller))
       return statOf(inode, handles.fileOf(inode.id))
     },
-    async fgetattr (path, fd) {
-      if (fd === 0) return await operations.getattr(path, { uid: 0, gid: 0, pid: 0 })
+    async fgetattr (path, fd, caller) {
+      if (fd === 0) return await operations.getattr(path, caller)
       const handle = handles.get(fd)
       return statOf(inodeOf(handle.file.fileId), handle.file)
     },
-    async access (path) {
-      fileIdAt(path) // permission bits are checked by the kernel (default_permissions)
+    async access (path, mode, caller) {
+      const subject = subjectOf(caller)
+      const inode = inodeAt(path, subject)
+      if ((mode & 7) !== 0) check(inode, subject, mode & 7) // F_OK (0) asks only whether it exists
     },
     async statfs () {
       return await statfsOf(chunks, state().inodes.size)
     },
-    async opendir (path) {
-      if (!isDirectory(inodeAt(path))) throw new FsError(Errno.ENOTDIR)
+    async opendir (path, flags, caller) {
+      const subject = subjectOf(caller)
+      const inode = inodeAt(path, subject)
+      if (!isDirectory(inode)) throw new FsError(Errno.ENOTDIR)
+      check(inode, subject, openMask(flags))
       return 0
     },
-    async readdir (path) {
-      const inode = inodeAt(path)
+    async readdir (path, caller) {
+      const inode = inodeAt(path, subjectOf(caller))
       if (!isDirectory(inode)) throw new FsError(Errno.ENOTDIR)
       return ['.', '..', ...state().children(inode.id)!.keys()]
     },
     async releasedir () {},
-    async open (path, flags) {
+    async open (path, flags, caller) {
       if (options.closeToOpen) await metadata.refresh() // what another peer closed before this open is visible
-      return await openHandle(path, fileIdAt(path), flags)
+      const subject = subjectOf(caller)
+      const id = fileIdAt(path, subject)
+      const inode = inodeOf(id)
+      if (!isDirectory(inode)) check(inode, subject, openMask(flags))
+      return await openHandle(path, id, flags)
     },
     async create (path, mode, flags, caller) {
-      const { parent, name } = resolveParent(state(), path)
+      const { parent, name } = creatableParent(path, subjectOf(caller))
       checkName(name)
       const id = await propose({ type: 'create', parent, name, mode: S_IFREG | (mode & PERMISSION_BITS), rdev: 0, uid: caller.uid, gid: caller.gid, nowNs: nowNs() })
-      return await openHandle(path, id, flags)
+      const opened = await openHandle(path, id, flags)
+      return { ...opened, stat: statOf(inodeOf(id), handles.fileOf(id)) }
     },
     async read (_path, fd, buffer, position) {
       return await handles.get(fd).file.read(buffer, position)
     },
     async write (_path, fd, buffer, position) {
       return await handles.get(fd).file.write(buffer, position)
-    },
-    async flush (_path, fd) {
-      const { file } = handles.get(fd)
-      // Shared with other peers, close commits before it returns (close-to-open: their next open sees
-      // it). Alone, the last close commits in the background (release); errors surface at fsync.
-      if (options.closeToOpen) await commitFile(file)
     },
     async fsync (_path, _dataOnly, fd) {
       await commitFile(handles.get(fd).file)
@@ -218,105 +247,136 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     async release (_path, fd) {
       await releaseHandle(fd)
     },
-    async truncate (path, size) {
-      await setattr(fileIdAt(path), { size })
+    async truncate (path, size, caller) {
+      const subject = subjectOf(caller)
+      const id = fileIdAt(path, subject)
+      check(inodeOf(id), subject, MAY_WRITE)
+      await setattr(id, { size })
     },
-    async ftruncate (path, fd, size) {
-      await setattr(fd === 0 ? fileIdAt(path) : handles.get(fd).file.fileId, { size })
+    async ftruncate (path, fd, size, caller) {
+      if (fd === 0) { await operations.truncate(path, size, caller); return }
+      await setattr(handles.get(fd).file.fileId, { size }) // the open checked write permission
     },
-    async utimens (path, atime, mtime) {
+    async utimens (path, atime, mtime, caller) {
+      const subject = subjectOf(caller)
+      const id = fileIdAt(path, subject)
+      checkTimes(inodeOf(id), subject, atime === 'now' && mtime === 'now')
       const now = nowNs()
       const changes: AttributeChanges = {}
       const atimeNs = timeOf(atime, now)
       const mtimeNs = timeOf(mtime, now)
       if (atimeNs !== undefined) changes.atimeNs = atimeNs
       if (mtimeNs !== undefined) changes.mtimeNs = mtimeNs
-      await setattr(fileIdAt(path), changes)
+      await setattr(id, changes)
     },
-    async readlink (path) {
-      const inode = inodeAt(path)
+    async readlink (path, caller) {
+      const inode = inodeAt(path, subjectOf(caller))
       if (fileType(inode.mode) !== S_IFLNK) throw new FsError(Errno.EINVAL)
       return inode.target
     },
-    async chown (path, uid, gid) {
+    async chown (path, uid, gid, caller) {
+      const subject = subjectOf(caller)
+      const id = fileIdAt(path, subject)
       const changes: AttributeChanges = {}
       if (uid !== UNCHANGED_ID) changes.uid = uid
       if (gid !== UNCHANGED_ID) changes.gid = gid
-      await setattr(fileIdAt(path), changes)
+      checkChown(inodeOf(id), subject, changes.uid, changes.gid)
+      await setattr(id, changes)
     },
-    async chmod (path, mode) {
-      await setattr(fileIdAt(path), { mode: mode & PERMISSION_BITS })
+    async chmod (path, mode, caller) {
+      const subject = subjectOf(caller)
+      const id = fileIdAt(path, subject)
+      await setattr(id, { mode: chmodMode(inodeOf(id), subject, mode & PERMISSION_BITS) })
     },
     async mknod (path, mode, device, caller) {
-      const { parent, name } = resolveParent(state(), path)
+      const { parent, name } = creatableParent(path, subjectOf(caller))
       checkName(name)
       const type = fileType(mode)
       if (type === S_IFDIR || type === S_IFLNK) throw new FsError(Errno.EINVAL)
       await propose({ type: 'create', parent, name, mode: (type === 0 ? S_IFREG : type) | (mode & PERMISSION_BITS), rdev: device, uid: caller.uid, gid: caller.gid, nowNs: nowNs() })
     },
-    async setxattr (path, name, value, flags) {
+    async setxattr (path, name, value, flags, caller) {
+      const subject = subjectOf(caller)
+      const id = fileIdAt(path, subject)
       checkXattrName(name)
+      checkXattr(inodeOf(id), subject, name, MAY_WRITE)
       if (value.length > XATTR_VALUE_BYTES_MAX) throw new FsError(Errno.E2BIG)
-      await propose({ type: 'setxattr', fileId: fileIdAt(path), name, value, flags, nowNs: nowNs() })
+      await propose({ type: 'setxattr', fileId: id, name, value, flags, nowNs: nowNs() })
     },
-    async getxattr (path, name) {
-      const inode = inodeAt(path)
+    async getxattr (path, name, caller) {
+      const subject = subjectOf(caller)
+      const inode = inodeAt(path, subject)
       if (name === LOCATIONS_XATTR && !isDirectory(inode)) return locationsOf(state(), inode)
+      checkXattr(inode, subject, name, MAY_READ)
       const value = inode.xattrs.get(name)
       if (value === undefined) throw new FsError(Errno.ENODATA)
       return value
     },
-    async listxattr (path) {
-      return [...inodeAt(path).xattrs.keys()]
+    async listxattr (path, caller) {
+      return [...inodeAt(path, subjectOf(caller)).xattrs.keys()]
     },
-    async removexattr (path, name) {
+    async removexattr (path, name, caller) {
+      const subject = subjectOf(caller)
+      const id = fileIdAt(path, subject)
       checkXattrName(name)
-      await propose({ type: 'removexattr', fileId: fileIdAt(path), name, nowNs: nowNs() })
+      checkXattr(inodeOf(id), subject, name, MAY_WRITE)
+      await propose({ type: 'removexattr', fileId: id, name, nowNs: nowNs() })
     },
-    async unlink (path) {
+    async unlink (path, caller) {
       if (hiddenNames.delete(path)) return // the last close of an unlinked file: its orphan is released then
-      const { parent, name } = resolveParent(state(), path)
-      const id = state().lookup(parent, name)
-      const holder = id !== undefined && handles.isOpen(id) ? peerId : ''
-      await propose({ type: 'unlink', parent, name, holder, nowNs: nowNs() })
+      const { parent, name, id } = deletableEntry(path, subjectOf(caller))
+      await propose({ type: 'unlink', parent, name, holder: handles.isOpen(id) ? peerId : '', nowNs: nowNs() })
     },
-    async rmdir (path) {
-      const { parent, name } = resolveParent(state(), path)
+    async rmdir (path, caller) {
+      const { parent, name } = deletableEntry(path, subjectOf(caller))
       await propose({ type: 'rmdir', parent, name, nowNs: nowNs() })
     },
-    async rename (source, target) {
-      const from = resolveParent(state(), source)
+    async rename (source, target, caller) {
+      const subject = subjectOf(caller)
+      const from = deletableEntry(source, subject)
       if (isHiddenName(target)) {
         // libfuse2 hides a file that is still open instead of unlinking it (see hiddenNames).
-        const id = fileIdAt(source)
         await propose({ type: 'unlink', parent: from.parent, name: from.name, holder: peerId, nowNs: nowNs() })
-        hiddenNames.set(target, id)
+        hiddenNames.set(target, from.id)
         return
       }
-      const to = resolveParent(state(), target)
+      const to = resolveParent(state(), target, subject)
       checkName(to.name)
       const replaced = state().lookup(to.parent, to.name)
+      if (replaced === undefined) checkCreate(inodeOf(to.parent), subject)
+      else checkDelete(inodeOf(to.parent), inodeOf(replaced), subject)
+      // A directory moving to another parent rewrites its '..': it must be writable (Linux's may_rename).
+      const moved = inodeOf(from.id)
+      if (isDirectory(moved) && from.parent !== to.parent) check(moved, subject, MAY_WRITE)
       await propose({
         type: 'rename', parent: from.parent, name: from.name, newParent: to.parent, newName: to.name, flags: 0,
         holder: replaced !== undefined && handles.isOpen(replaced) ? peerId : '', nowNs: nowNs()
       })
     },
-    async link (source, target) {
-      const id = fileIdAt(source)
-      const { parent, name } = resolveParent(state(), target)
+    async link (source, target, caller) {
+      const subject = subjectOf(caller)
+      const id = fileIdAt(source, subject)
+      checkLink(inodeOf(id), subject)
+      const { parent, name } = creatableParent(target, subject)
       checkName(name)
       await propose({ type: 'link', fileId: id, parent, name, nowNs: nowNs() })
     },
     async symlink (target, linkPath, caller) {
-      const { parent, name } = resolveParent(state(), linkPath)
+      const { parent, name } = creatableParent(linkPath, subjectOf(caller))
       checkName(name)
       await propose({ type: 'symlink', parent, name, target, uid: caller.uid, gid: caller.gid, nowNs: nowNs() })
     },
     async mkdir (path, mode, caller) {
-      const { parent, name } = resolveParent(state(), path)
+      const { parent, name } = creatableParent(path, subjectOf(caller))
       checkName(name)
       await propose({ type: 'mkdir', parent, name, mode: mode & PERMISSION_BITS, uid: caller.uid, gid: caller.gid, nowNs: nowNs() })
     }
+  }
+
+  // Shared with other peers, close commits before it returns (close-to-open: their next open sees it).
+  // Alone, the last close commits in the background (release) and FLUSH is not even asked for.
+  if (options.closeToOpen) {
+    operations.flush = async (_path, fd) => { await commitFile(handles.get(fd).file) }
   }
 
   return {

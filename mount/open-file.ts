@@ -23,6 +23,13 @@ const BUFFER_STEP_BYTES = 64 * 1024
  */
 const READ_AHEAD_BYTES = 8 * 1024 * 1024
 const READ_AHEAD_PIECE_BYTES = 1024 * 1024
+/**
+ * The kernel reads ahead several requests at once (native/fuse.ts), and they reach us out of order, so a
+ * read this close to where the last one ended still counts as sequential. Two such reads in a row make a
+ * streak: a random reader rarely lands near its previous read twice in a row.
+ */
+const SEQUENTIAL_SLACK_BYTES = 2 * 1024 * 1024
+const SEQUENTIAL_STREAK_MIN = 2
 
 /** Plaintext of one chunk slot being written: bytes [0, length) are the slot's content. */
 interface ChunkBuffer {
@@ -45,8 +52,9 @@ export class OpenFile {
   private localMtimeNs: bigint | null = null
   /** A failure of a background seal, reported to the next write, flush or fsync (as Linux does). */
   private error: FsError | null = null
-  /** Where a sequential reader will read next, and how far read-ahead has already been issued. */
+  /** The furthest end of the current sequential streak, its length, and how far read-ahead was issued. */
   private sequentialPosition = -1
+  private sequentialStreak = 0
   private readAheadEnd = 0
 
   constructor (fileId: FileId, metadata: MetadataService, chunks: ChunkService, budget: WriteBudget) {
@@ -113,11 +121,14 @@ export class OpenFile {
 
   /** On a sequential streak, keeps READ_AHEAD_BYTES in flight beyond what the reader asked for. */
   private readAhead (start: number, end: number): void {
-    const sequential = start === this.sequentialPosition
-    this.sequentialPosition = end
-    if (!sequential) { this.readAheadEnd = end; return }
-    if (this.readAheadEnd - end > READ_AHEAD_BYTES / 2) return
-    const from = Math.max(this.readAheadEnd, end)
+    const near = this.sequentialPosition >= 0 && Math.abs(start - this.sequentialPosition) <= SEQUENTIAL_SLACK_BYTES
+    this.sequentialStreak = near ? this.sequentialStreak + 1 : 0
+    this.sequentialPosition = near ? Math.max(this.sequentialPosition, end) : end
+    if (!near) this.readAheadEnd = end
+    if (this.sequentialStreak < SEQUENTIAL_STREAK_MIN) return
+    const front = this.sequentialPosition
+    if (this.readAheadEnd - front > READ_AHEAD_BYTES / 2) return
+    const from = Math.max(this.readAheadEnd, front)
     const to = Math.min(this.size, from + READ_AHEAD_BYTES)
     this.readAheadEnd = to
     for (let position = from; position < to;) {

@@ -1,7 +1,7 @@
 // The filesystem state machine: inodes by file_id, directory entries, chunk reference counts.
 // Pure and deterministic: `apply` depends only on the state and the command (the proposer fixed the
 // time), so every replica that applies the same log reaches the same state. POSIX rules on names,
-// link counts and times live here; permission checks are the kernel's (mounted default_permissions).
+// link counts and times live here; permission checks are the mount's (mount/permissions.ts).
 import { Errno } from '../../native/errno.js'
 import type { AttributeChanges, ChunkUpdate, Command, LocationUpdate } from './commands.js'
 import {

@@ -38,6 +38,8 @@ function call (op: string, args: unknown[]): unknown {
       return buffer.subarray(0, count).toString()
     }
     case 'fsync': fs.fsyncSync(n(0)); return null
+    case 'access': fs.accessSync(s(0), n(1)); return null
+    case 'utimes': fs.utimesSync(s(0), n(1), n(2)); return null
     case 'ftruncate': fs.ftruncateSync(n(0), n(1)); return null
     case 'fstat': return statObject(fs.fstatSync(n(0), { bigint: true }))
     case 'stat': return statObject(fs.statSync(s(0), { bigint: true }))

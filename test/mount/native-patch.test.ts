@@ -2,7 +2,9 @@
 // fuse-native 2.2.6 cannot produce: it loses mtime in utimens (atime passed twice) and libfuse2 skips
 // utimens for touch -a/-m without utime_omit_ok; it rounds every time to milliseconds; it never tells
 // the caller's uid/gid (so files a user creates would belong to the daemon, root); and it crashes or
-// fails on the null path libfuse2 hands over for an unlinked-but-open file.
+// fails on the null path libfuse2 hands over for an unlinked-but-open file. The patch also lets create
+// answer the fgetattr libfuse2 sends right after it: those attributes must be the new file's, and must
+// serve only that one fgetattr (later ones see later writes).
 import path from 'node:path'
 import test from 'brittle'
 import { NOBODY, fieldOf, probe, q, shOk, startPeer, valueOf } from '../helpers/mount.js'
@@ -44,4 +46,21 @@ test('patched behaviour on a real mount: independent ns atime/mtime, caller owne
   t.ok(peer.process !== null && peer.process.exitCode === null, 'the daemon is still running')
   const still = await sh(`cat ${m}/f > /dev/null && echo alive`)
   t.is(still.stdout, 'alive\n', 'the mount still answers')
+})
+
+test('create answers the fgetattr that follows it with the new file\'s attributes, and only that one', T, async (t) => {
+  const peer = await startPeer(t, { allowOther: true })
+  const m = peer.mountpoint
+  await shOk(t, `chmod 755 ${q(path.dirname(m))} ${q(m)} && mkdir -m 777 ${m}/pub && chmod 777 ${m}/pub`, 'fixture')
+  const steps = (file: string): Array<[string, ...unknown[]]> => [['open', file, 'wx', 0o640], ['fstat', '$0'], ['write', '$0', 'hello'], ['fstat', '$0'], ['close', '$0'], ['stat', file]]
+  for (const [who, uid] of [['root', undefined], ['nobody', NOBODY]] as const) {
+    const file = `${m}/pub/new-${who}`
+    const r = await probe(steps(file), uid === undefined ? {} : { uid })
+    t.is(typeof valueOf(r[0]), 'number', `${who}: created`)
+    t.is(fieldOf(r[1], 'mode'), String(0o100640), `${who}: fstat after create has the mode`)
+    t.is(fieldOf(r[1], 'uid'), String(uid ?? 0), `${who}: and the caller as owner`)
+    t.is(fieldOf(r[1], 'size'), '0', `${who}: and size 0`)
+    t.is(fieldOf(r[3], 'size'), '5', `${who}: a later fstat sees the write`)
+    t.is(fieldOf(r[5], 'size'), '5', `${who}: so does stat after close`)
+  }
 })

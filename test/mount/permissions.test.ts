@@ -1,5 +1,6 @@
 // Permissions with allow_other: a non-root user (nobody, via setpriv) owns what it creates, and the
-// kernel's default_permissions checks against the owners and modes we report keep it out of root's files.
+// mount's own checks (mount/permissions.ts, in place of the kernel's default_permissions) against the
+// owners and modes we report keep it out of root's files, with the errnos Linux gives.
 import path from 'node:path'
 import test from 'brittle'
 import type { Test } from 'brittle'
@@ -74,4 +75,39 @@ test('group permissions: a member of the file group reads a 0640 file, others do
   t.ok(denied.code !== 0 && denied.stderr.includes('Permission denied'), 'non-member is denied')
   const created = await probe([['writeFile', `${m}/g2`, 'x'], ['stat', `${m}/g2`]])
   t.is(fieldOf(created[1], 'uid'), '0', 'root-created file owned by root')
+})
+
+test('search permission: nobody cannot reach into a 0700 directory, through any op', T, async (t) => {
+  const peer = await openPeer(t)
+  const m = peer.mountpoint
+  await shOk(t, `mkdir -m 0700 ${m}/private && mkdir -m 0777 ${m}/private/open && echo x > ${m}/private/open/f && chmod 666 ${m}/private/open/f`, 'private tree')
+  // Root walks the path first, so the kernel holds the dentries: the checks must not depend on lookups.
+  await shOk(t, `stat ${m}/private/open/f > /dev/null && ls ${m}/private/open > /dev/null`, 'root looks first')
+  const r = await probe([
+    ['stat', `${m}/private/open/f`], ['readFile', `${m}/private/open/f`], ['writeFile', `${m}/private/open/new`, 'x'],
+    ['unlink', `${m}/private/open/f`], ['readdir', `${m}/private/open`], ['readdir', `${m}/private`], ['stat', `${m}/private`],
+    ['access', `${m}/private/open/f`, 0], ['chmod', `${m}/private/open/f`, 0o600]
+  ], { uid: NOBODY })
+  t.alike(r.map(errnoOf), ['EACCES', 'EACCES', 'EACCES', 'EACCES', 'EACCES', 'EACCES', 'OK', 'EACCES', 'EACCES'], 'exact errnos for nobody')
+  t.is(await shOk(t, `ls ${m}/private/open; stat -c %a ${m}/private/open/f`, 'unchanged'), 'f\n666\n', 'nothing changed')
+})
+
+test('access(2), touch with write permission, execute bits, and setgid on chmod outside the group', T, async (t) => {
+  const peer = await openPeer(t)
+  const m = peer.mountpoint
+  await shOk(t, `echo x > ${m}/rw && chmod 666 ${m}/rw && echo x > ${m}/ro && chmod 644 ${m}/ro && printf '#!/bin/sh\\necho ran\\n' > ${m}/script && chmod 744 ${m}/script && echo x > ${m}/noexec && chmod 644 ${m}/noexec`, 'files of root')
+  const r = await probe([
+    ['access', `${m}/rw`, 6], ['access', `${m}/ro`, 4], ['access', `${m}/ro`, 2], ['access', `${m}/script`, 1], ['access', `${m}/missing`, 0],
+    ['utimes', `${m}/rw`, 1000, 1000], ['truncate', `${m}/rw`, 0], ['truncate', `${m}/ro`, 0], ['link', `${m}/ro`, `${m}/ro-link`]
+  ], { uid: NOBODY })
+  t.alike(r.map(errnoOf), ['OK', 'OK', 'EACCES', 'EACCES', 'ENOENT', 'EPERM', 'OK', 'EACCES', 'EPERM'], 'exact errnos for nobody')
+  await shOk(t, `${AS_NOBODY} touch ${m}/rw`, 'nobody may touch (set to now) a file it may write')
+  const denied = await sh(`${AS_NOBODY} ${m}/script`)
+  t.ok(denied.code !== 0 && denied.stderr.includes('Permission denied'), `nobody cannot run root's 0744 script: ${denied.stderr.trim()}`)
+  t.is(await shOk(t, `${m}/script`, 'root runs it'), 'ran\n', 'owner executes')
+  const rootExec = await probe([['access', `${m}/noexec`, 1], ['access', `${m}/noexec`, 6]])
+  t.alike(rootExec.map(errnoOf), ['EACCES', 'OK'], 'root cannot execute a file without x bits, but reads and writes it')
+  await shOk(t, `mkdir -m 0777 ${m}/pub && ${AS_NOBODY} bash -c 'echo y > ${m}/pub/own && chmod 2755 ${m}/pub/own' && chown ${NOBODY}:4242 ${m}/pub/own`, 'nobody\'s file in group 4242')
+  await shOk(t, `${AS_NOBODY} chmod 2755 ${m}/pub/own`, 'nobody chmods its file')
+  t.is(await shOk(t, `stat -c %a ${m}/pub/own`, 'mode'), '755\n', 'setgid dropped: nobody is not in group 4242')
 })
