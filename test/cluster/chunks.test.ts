@@ -3,7 +3,7 @@
 // is routed around; no stored chunk file holds plaintext. Size: SWARMFS_TEST_CLUSTER_MB (default 32).
 import test from 'brittle'
 import path from 'node:path'
-import { Cluster } from '../helpers/cluster.js'
+import { Cluster, failuresAsAsserts } from '../helpers/cluster.js'
 import type { ClusterPeer } from '../helpers/cluster.js'
 import { run, sh } from '../helpers/peer.js'
 
@@ -18,7 +18,7 @@ async function sha256 (file: string, cwd?: string): Promise<string> {
   return (await run(`sha256sum ${file}`, cwd !== undefined ? { cwd } : {})).split(' ')[0]!
 }
 
-test(`a ${MB} MiB file written on one peer reads back identical everywhere, from R = 3 copies`, async (t) => {
+test(`a ${MB} MiB file written on one peer reads back identical everywhere, from R = 3 copies`, failuresAsAsserts(async (t) => {
   const cluster = await Cluster.start(4)
   t.teardown(async () => await cluster.destroy(), { force: true })
   const source = path.join(cluster.base, 'source.bin')
@@ -61,9 +61,9 @@ for root in sys.argv[2:]:
                     print('plaintext found in', name); sys.exit(1)
 PY`, { timeoutMs: 600_000 })
   t.is(leak.code, 0, `no stored chunk file contains plaintext ${leak.stdout}`)
-})
+}))
 
-test('concurrent writers on two mounts, readers on a third: every sha256 matches', async (t) => {
+test('concurrent writers on two mounts, readers on a third: every sha256 matches', failuresAsAsserts(async (t) => {
   const cluster = await Cluster.start(3)
   t.teardown(async () => await cluster.destroy(), { force: true })
   const [a, b, c] = cluster.peers as [ClusterPeer, ClusterPeer, ClusterPeer]
@@ -75,4 +75,4 @@ test('concurrent writers on two mounts, readers on a third: every sha256 matches
   t.ok(writes.every((result) => result.code === 0), 'six concurrent copies from two mounts succeed')
   const reads = await Promise.all([c, c, a, b].map(async (peer) => await peer.sh('sha256sum f1 f2 f3 f4 f5 f6')))
   t.ok(reads.every((result) => result.stdout === expected), 'readers on every mount, at once, see the same bytes')
-})
+}))

@@ -2,14 +2,14 @@
 // metadata group from an invite alone, one mount's changes show on the others, the group survives
 // kill -9 of its leader, and a restarted peer catches up.
 import test from 'brittle'
-import { Cluster } from '../helpers/cluster.js'
+import { Cluster, failuresAsAsserts } from '../helpers/cluster.js'
 import type { ClusterPeer } from '../helpers/cluster.js'
 
 async function sees (cluster: Cluster, peer: ClusterPeer, script: string, what: string): Promise<number> {
   return await cluster.waitFor(async () => (await peer.sh(script)).code === 0, `${peer.name} to see ${what}`, 30_000)
 }
 
-test('3 peers: formed from an invite, one filesystem, a new leader after kill -9, catch-up on restart', async (t) => {
+test('3 peers: formed from an invite, one filesystem, a new leader after kill -9, catch-up on restart', failuresAsAsserts(async (t) => {
   const cluster = await Cluster.start(3)
   t.teardown(async () => await cluster.destroy(), { force: true })
   const [a, b, c] = cluster.peers as [ClusterPeer, ClusterPeer, ClusterPeer]
@@ -51,9 +51,9 @@ test('3 peers: formed from an invite, one filesystem, a new leader after kill -9
   }, 'the restarted peer to be up and applied')
   t.is((await leader.sh('rm -r after-crash made && ls | wc -l')).stdout.trim(), '1', 'and it can change things again')
   await sees(cluster, a === leader ? b : a, '! test -e made && ! test -e after-crash', 'the removal')
-})
+}))
 
-test('5 peers: five voters, and a change on a learner-turned-voter shows everywhere', async (t) => {
+test('5 peers: five voters, and a change on a learner-turned-voter shows everywhere', failuresAsAsserts(async (t) => {
   const cluster = await Cluster.start(5)
   t.teardown(async () => await cluster.destroy(), { force: true })
   const status = (await cluster.peers[4]!.status())!
@@ -62,4 +62,4 @@ test('5 peers: five voters, and a change on a learner-turned-voter shows everywh
   t.is((await cluster.peers[4]!.sh('mkdir -p x/y && touch x/y/z')).code, 0)
   for (const peer of cluster.peers) await sees(cluster, peer, 'test -f x/y/z', "peer4's change")
   t.pass('all five mounts show it')
-})
+}))

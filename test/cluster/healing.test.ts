@@ -6,7 +6,7 @@
 import test from 'brittle'
 import { open, readdir } from 'node:fs/promises'
 import path from 'node:path'
-import { Cluster } from '../helpers/cluster.js'
+import { Cluster, failuresAsAsserts } from '../helpers/cluster.js'
 import type { ClusterPeer } from '../helpers/cluster.js'
 import { run } from '../helpers/peer.js'
 
@@ -36,7 +36,7 @@ async function sha256 (file: string): Promise<string> {
   return (await run(`sha256sum ${file}`)).split(' ')[0]!
 }
 
-test('a dead holder is replaced, a corrupt copy is repaired, deletion frees every peer', async (t) => {
+test('a dead holder is replaced, a corrupt copy is repaired, deletion frees every peer', failuresAsAsserts(async (t) => {
   const cluster = await Cluster.start(4)
   t.teardown(async () => await cluster.destroy(), { force: true })
   const [writer] = cluster.peers as [ClusterPeer]
@@ -83,9 +83,9 @@ test('a dead holder is replaced, a corrupt copy is repaired, deletion frees ever
   await run(`rm ${writer.mountpoint}/data.bin`)
   await cluster.waitFor(async () => (await Promise.all(survivors.map(chunkFiles))).every((files) => files.length === 0), 'every chunk store to be empty')
   t.pass('every peer\'s chunk store is back to empty after the delete')
-})
+}))
 
-test('a peer that joins receives a fair share of the chunks by rebalancing', async (t) => {
+test('a peer that joins receives a fair share of the chunks by rebalancing', failuresAsAsserts(async (t) => {
   const cluster = await Cluster.start(3)
   t.teardown(async () => await cluster.destroy(), { force: true })
   await run(`head -c ${32 * 1048576} /dev/urandom > ${cluster.base}/source.bin && cp ${cluster.base}/source.bin ${cluster.peers[0]!.mountpoint}/data.bin`)
@@ -93,10 +93,15 @@ test('a peer that joins receives a fair share of the chunks by rebalancing', asy
   t.alike(before, [8, 8, 8], 'with three peers and R = 3 every peer holds all 8 chunks')
   const newcomer = await cluster.addPeer()
   await cluster.waitFor(async () => (await chunkFiles(newcomer)).length >= 1, 'the new peer to receive chunks')
-  await cluster.waitFor(async () => (await Promise.all(cluster.peers.map(chunkFiles))).flat().length === 24 &&
-    [...(await locations(newcomer, 'data.bin')).values()].every((holders) => holders.length === 3), 'three copies per chunk, no more')
+  let seen = ''
+  await cluster.waitFor(async () => {
+    const files = await Promise.all(cluster.peers.map(chunkFiles))
+    const listed = [...(await locations(newcomer, 'data.bin')).values()]
+    seen = `files per peer ${files.map((f) => f.length).join(' ')}, holders per chunk ${listed.map((h) => h.length).join(' ')}`
+    return files.flat().length === 24 && listed.every((holders) => holders.length === 3)
+  }, 'three copies per chunk, no more').catch((error: Error) => { throw new Error(`${error.message}\nlast seen: ${seen}`) })
   const after = await Promise.all(cluster.peers.map(async (peer) => (await chunkFiles(peer)).length))
   t.comment(`chunk files per peer after the join: ${after.join(' ')}`)
   t.ok(after[3]! >= 2, 'the newcomer holds a share of the chunks')
   t.is(await sha256(path.join(newcomer.mountpoint, 'data.bin')), await sha256(`${cluster.base}/source.bin`), 'and the file reads back intact from it')
-})
+}))

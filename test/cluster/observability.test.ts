@@ -4,7 +4,7 @@
 // it up again. Metrics listen on 127.0.0.1 port 0 (SWARMFS_METRICS, so every peer has them); the port
 // is read from the daemon's log line.
 import test from 'brittle'
-import { Cluster } from '../helpers/cluster.js'
+import { Cluster, failuresAsAsserts } from '../helpers/cluster.js'
 import type { ClusterPeer } from '../helpers/cluster.js'
 
 const DETECT_BOUND_MS = 30_000
@@ -26,7 +26,7 @@ function metricsPort (peer: ClusterPeer): number {
   return Number(match[1])
 }
 
-test('status and /metrics both report a killed peer down and a restarted one up', async (t) => {
+test('status and /metrics both report a killed peer down and a restarted one up', failuresAsAsserts(async (t) => {
   const previous = process.env.SWARMFS_METRICS
   process.env.SWARMFS_METRICS = '127.0.0.1:0'
   t.teardown(() => {
@@ -71,4 +71,4 @@ test('status and /metrics both report a killed peer down and a restarted one up'
   const up = await cluster.waitFor(async () => await agree(true), 'both to report the restarted peer up', DETECT_BOUND_MS * 2)
   t.comment(`restarted peer reported up ${up} ms after it mounted`)
   t.pass('status and /metrics report it up again')
-})
+}))

@@ -11,7 +11,7 @@
 // Timings are printed with t.comment; only generous liveness bounds are asserted.
 import test from 'brittle'
 import type { Test } from 'brittle'
-import { Cluster } from '../helpers/cluster.js'
+import { Cluster, failuresAsAsserts } from '../helpers/cluster.js'
 import type { ClusterPeer, PeerStatus } from '../helpers/cluster.js'
 import { TestNetwork } from '../helpers/netns.js'
 
@@ -154,6 +154,6 @@ const NAMES = [
 if (unavailable !== null) {
   for (const name of NAMES) test.skip(`${name} (skipped: ${unavailable})`, () => {})
 } else {
-  test(NAMES[0]!, async (t) => await partitionScenario(t, 3, 1))
-  test(NAMES[1]!, async (t) => await partitionScenario(t, 5, 2))
+  test(NAMES[0]!, failuresAsAsserts(async (t) => await partitionScenario(t, 3, 1)))
+  test(NAMES[1]!, failuresAsAsserts(async (t) => await partitionScenario(t, 5, 2)))
 }

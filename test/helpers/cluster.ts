@@ -1,6 +1,7 @@
 // Real clusters for tests: a DHT bootstrap node and peer daemons as separate processes on 127.0.0.1 (or
 // inside network namespaces the test made, entered with nsenter so that the daemons' FUSE mounts stay
 // visible to the test's shell commands), formed from `init`, `invite` and `join` alone.
+import type { Test } from 'brittle'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdir, readFile, rm } from 'node:fs/promises'
@@ -246,5 +247,19 @@ export class Cluster {
     }))
     await this.bootstrap.stop()
     await rm(this.base, { recursive: true, force: true })
+  }
+}
+
+/**
+ * A test body whose exception (a bound that ran out) becomes a failed assertion: brittle rethrows what a
+ * test throws, which would end the whole run instead of failing this one test.
+ */
+export function failuresAsAsserts (body: (t: Test) => Promise<void>): (t: Test) => Promise<void> {
+  return async (t) => {
+    try {
+      await body(t)
+    } catch (error) {
+      t.fail((error as Error).stack ?? String(error))
+    }
   }
 }
