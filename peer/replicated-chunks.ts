@@ -16,7 +16,8 @@ import { ChunkKind } from './net/wire.js'
 import type { ChunkMessage } from './net/wire.js'
 
 export const REPLICAS_DEFAULT = 3
-const REQUEST_TIMEOUT_MS = 15_000
+// Per request and per hop of a chain: a replica that does not answer in time is skipped for the next.
+const REQUEST_TIMEOUT_MS = 5_000
 /** A replica keeps what a writer sent it this long before it may collect it as unreferenced. */
 const UNCOMMITTED_HOLD_MS = 10 * 60_000
 const EMPTY = new Uint8Array(0)
