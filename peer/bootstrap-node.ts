@@ -1,5 +1,6 @@
 // `swarmfs bootstrap`: a hyperswarm DHT bootstrap node, so a private network (or a test) needs nothing
 // from the public DHT. Peers find each other through it; it sees DHT traffic, never file data or keys.
+import type { ChildProcess } from 'node:child_process'
 import dgram from 'node:dgram'
 import HyperDHT from 'hyperdht'
 
@@ -25,4 +26,18 @@ export async function runBootstrapNode (host: string, port: number): Promise<num
   })
   await node.destroy()
   return 0
+}
+
+/** The address a `swarmfs bootstrap` child process prints once it listens (its stdout must be a pipe). */
+export async function bootstrapAddressOf (child: ChildProcess): Promise<string> {
+  let output = ''
+  return await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = /^bootstrap (\S+)$/m.exec(output)
+      if (match !== null) resolve(match[1]!)
+    })
+    child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    child.once('exit', (code) => reject(new Error(`the bootstrap node exited with ${String(code)}: ${output}`)))
+  })
 }

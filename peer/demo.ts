@@ -7,6 +7,7 @@ import type { ChildProcess } from 'node:child_process'
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { bootstrapAddressOf } from './bootstrap-node.js'
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url))
 const START_WAIT_MS = 60_000
@@ -35,15 +36,7 @@ async function stopChild (child: ChildProcess): Promise<number | null> {
 /** Starts `swarmfs bootstrap` on a free loopback port and resolves with its address. */
 async function startBootstrap (): Promise<{ child: ChildProcess, address: string }> {
   const child = spawn(process.execPath, [CLI, 'bootstrap', '--host', '127.0.0.1', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let output = ''
-  const address = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-      const match = /^bootstrap (\S+)$/m.exec(output)
-      if (match !== null) resolve(match[1]!)
-    })
-    child.once('exit', () => reject(new Error('the bootstrap node did not start')))
-  })
+  const address = await bootstrapAddressOf(child)
   return { child, address }
 }
 

@@ -7,6 +7,7 @@ import type { ChildProcess } from 'node:child_process'
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { targetVoters } from '../../metadata/raft/voter-policy.js'
+import { bootstrapAddressOf } from '../../peer/bootstrap-node.js'
 import { CLI, run, sh, tempDirectory } from './peer.js'
 
 const START_WAIT_MS = 60_000
@@ -34,16 +35,7 @@ export class BootstrapNode {
   static async start (host = '127.0.0.1', netns?: string): Promise<BootstrapNode> {
     const [command, args] = inNamespace(netns, [CLI, 'bootstrap', '--host', host, '--port', '0'])
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    const address = await new Promise<string>((resolve, reject) => {
-      child.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk.toString()
-        const match = /^bootstrap (\S+)$/m.exec(output)
-        if (match !== null) resolve(match[1]!)
-      })
-      child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString() })
-      child.once('exit', (code) => reject(new Error(`bootstrap node exited with ${String(code)}: ${output}`)))
-    })
+    const address = await bootstrapAddressOf(child)
     return new BootstrapNode(child, address)
   }
 
