@@ -203,6 +203,7 @@ export class Daemon {
       network: this.network === undefined ? null : { ...this.network.stats },
       mountpoint: this.fuse?.mountpoint ?? null,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      memory: process.memoryUsage(),
       metadata: { inodes: metadata.state.inodes.size, ...raft.storage },
       chunks: { ...this.chunks!.stats(), replication: this.replicated?.stats ?? null, keeper: this.keeper?.stats ?? null }
     }
