@@ -121,7 +121,7 @@ export const chunkRefCodec: c.Encoder<ChunkRef> = {
   preencode (state, ref) { state.end += CHUNK_ID_BYTES; safeUint.preencode(state, ref.length) },
   encode (state, ref) { c.fixed32.encode(state, ref.id); safeUint.encode(state, ref.length) },
   decode (state) {
-    const id = Buffer.from(c.fixed32.decode(state))
+    const id = ownedBuffer(c.fixed32.decode(state))
     return { id, length: safeUint.decode(state) }
   }
 }
@@ -228,7 +228,7 @@ function boundedBuffer (limit: number): c.Encoder<Buffer> {
     decode (state) {
       const value = c.buffer.decode(state)
       if (value === null || value.length > limit) throw new DecodeError('buffer missing or too long')
-      return Buffer.from(value)
+      return ownedBuffer(value)
     }
   }
 }
@@ -270,6 +270,15 @@ export const commandCodec: c.Encoder<Command> = {
     }
     return command as unknown as Command
   }
+}
+
+/**
+ * A copy of `bytes` in memory of its own. Buffer.from() puts small copies in slices of a shared 8 KiB
+ * pool, and a slice that lives on in the state (a chunk id, an xattr value) keeps its whole slab alive.
+ */
+export function ownedBuffer (bytes: Uint8Array): Buffer {
+  const copy = new Uint8Array(bytes)
+  return Buffer.from(copy.buffer, 0, copy.byteLength)
 }
 
 export function encodeCommand (command: Command): Buffer {

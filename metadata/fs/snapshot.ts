@@ -1,7 +1,7 @@
 // FsState ⇄ bytes: the whole applied state as one compact-encoding record, used for snapshots (log
 // compaction, restart, and later for Raft InstallSnapshot). Versioned and bounds-checked on decode.
 import c from 'compact-encoding'
-import { DecodeError, HOLDERS_MAX, chunkRefCodec, peerIdCodec } from './commands.js'
+import { DecodeError, HOLDERS_MAX, chunkRefCodec, ownedBuffer, peerIdCodec } from './commands.js'
 import type { ChunkRef, Inode } from './inode.js'
 import { isDirectory } from './inode.js'
 import { PEER_TABLE_MAX } from './locations.js'
@@ -39,7 +39,7 @@ const inodeCodec: c.Encoder<Inode> = {
     const chunks = Array.from({ length: count(state) }, () => optionalRef.decode(state))
     const target = c.string.decode(state)
     const xattrs = new Map<string, Buffer>()
-    for (let i = count(state); i > 0; i--) xattrs.set(c.string.decode(state), Buffer.from(c.buffer.decode(state) ?? Buffer.alloc(0)))
+    for (let i = count(state); i > 0; i--) xattrs.set(c.string.decode(state), ownedBuffer(c.buffer.decode(state) ?? Buffer.alloc(0)))
     return { id: id!, mode: mode!, uid: uid!, gid: gid!, rdev: rdev!, nlink: nlink!, size: size!, version: version!, parent: parent!, atimeNs: atimeNs!, mtimeNs: mtimeNs!, ctimeNs: ctimeNs!, chunks, target, xattrs }
   }
 }

@@ -25,7 +25,9 @@ export class SessionTable {
 
   record (requestId: string, result: Uint8Array): void {
     assert(!this.results.has(requestId), 'sessions: a request applies once')
-    this.results.set(requestId, result)
+    // A copy of its own: a small result is often a slice of Node's shared 8 KiB buffer pool, which would
+    // keep the whole slab alive for as long as the session is remembered.
+    this.results.set(requestId, new Uint8Array(result))
     if (this.results.size > this.capacity) {
       const oldest = this.results.keys().next().value as string
       this.results.delete(oldest)
