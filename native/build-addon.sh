@@ -2,7 +2,8 @@
 # Applies swarmfs's fixes to fuse-native's C binding and builds the addon from source.
 # fuse-native 2.2.6 loses mtime in utimens, hides create's open flags, rounds times to milliseconds,
 # cannot pass UTIME_OMIT or serve open-but-unlinked files, and never tells who called. The patch fixes
-# those, and lets create hand over the new file's attributes for the fgetattr libfuse2 sends right after
+# those, refuses paths and names that are not valid UTF-8 with EILSEQ (JS would turn them into U+FFFD,
+# merging different names into one file), and lets create hand over the new file's attributes for the fgetattr libfuse2 sends right after
 # it; node-gyp-build then prefers build/Release over the (unpatched) prebuild.
 set -eu
 cd "$(dirname "$0")/.."

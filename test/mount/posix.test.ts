@@ -85,6 +85,65 @@ test('ENAMETOOLONG for a 256-byte name, 255 bytes work (ASCII and UTF-8)', T, as
   t.alike(names, ['d', 'f', ok255, utf255].sort(), 'the 255-byte names are listed; no 256-byte entry exists')
 })
 
+test('hostile names and sizes: invalid UTF-8 gets EILSEQ (never a merged name), huge xattrs E2BIG, bad offsets EINVAL/EFBIG', T, async (t) => {
+  const peer = await startPeer(t)
+  const result = await python(`
+import errno, json, os, sys
+os.chdir(sys.argv[1])
+out = {}
+def attempt(key, call):
+    try:
+        value = call()
+        out[key] = 'OK' if value is None or isinstance(value, int) else value.decode('latin-1')
+    except OSError as error:
+        out[key] = errno.errorcode[error.errno]
+def create(name, data):
+    fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+    os.write(fd, data)
+    os.close(fd)
+attempt('create a-ff', lambda: create(b'a\\xff', b'one'))
+attempt('create a-fe', lambda: create(b'a\\xfe', b'two'))
+attempt('create overlong /', lambda: create(b'\\xc0\\xaf', b'x'))
+attempt('create surrogate', lambda: create(b'\\xed\\xa0\\x80', b'x'))
+attempt('create U+FFFD itself', lambda: create('\\ufffd'.encode(), b'fffd'))
+attempt('create emoji', lambda: create('\\U0001F600'.encode(), b'smile'))
+attempt('mkdir invalid', lambda: os.mkdir(b'd\\xff'))
+attempt('symlink to invalid', lambda: os.symlink(b't\\xff', b'link'))
+attempt('rename to invalid', lambda: os.rename('\\ufffd', b'r\\xff'))
+attempt('xattr name invalid', lambda: os.setxattr('\\ufffd', b'user.\\xff', b'v'))
+attempt('xattr 64 KiB', lambda: os.setxattr('\\ufffd', 'user.big', b'x' * 65536))
+attempt('xattr 64 KiB + 1', lambda: os.setxattr('\\ufffd', 'user.bigger', b'x' * 65537))
+attempt('empty name', lambda: create(b'', b'x'))
+fd = os.open('\\ufffd', os.O_RDWR)
+attempt('pwrite at -1', lambda: os.pwrite(fd, b'z', -1))
+attempt('pread at -1', lambda: os.pread(fd, 4, -1))
+attempt('pwrite at 2**63-1', lambda: os.pwrite(fd, b'z', 2**63 - 1))
+attempt('pread far past the end', lambda: os.pread(fd, 4, 2**62))
+os.close(fd)
+out['names'] = sorted(name.decode('utf-8') for name in os.listdir(b'.'))
+out['fffd'] = open('\\ufffd', 'rb').read().decode()
+out['big'] = len(os.getxattr('\\ufffd', 'user.big'))
+print(json.dumps(out))
+`, [peer.mountpoint])
+  t.is(result.code, 0, result.stderr)
+  const out = JSON.parse(result.stdout) as Record<string, unknown>
+  for (const key of ['create a-ff', 'create a-fe', 'create overlong /', 'create surrogate', 'mkdir invalid', 'symlink to invalid', 'rename to invalid', 'xattr name invalid']) {
+    t.is(out[key], 'EILSEQ', `${key} → EILSEQ`)
+  }
+  t.is(out['create U+FFFD itself'], 'OK', 'a name that really is U+FFFD is fine')
+  t.is(out['create emoji'], 'OK', 'four-byte UTF-8 is fine')
+  t.is(out['xattr 64 KiB'], 'OK', 'a 64 KiB xattr value is stored')
+  t.is(out['xattr 64 KiB + 1'], 'E2BIG', 'a larger one is refused')
+  t.is(out['empty name'], 'ENOENT', 'an empty name is ENOENT')
+  t.is(out['pwrite at -1'], 'EINVAL', 'negative write offset')
+  t.is(out['pread at -1'], 'EINVAL', 'negative read offset')
+  t.is(out['pwrite at 2**63-1'], 'EINVAL', 'a write ending past the largest offset')
+  t.is(out['pread far past the end'], '', 'a read past the end reads nothing')
+  t.alike((out.names as string[]).sort(), ['\ufffd', '\u{1F600}'].sort(), 'only the two valid names exist')
+  t.is(out.fffd, 'fffd', 'the U+FFFD file holds its own bytes, not another name\'s')
+  t.is(out.big, 65536, 'the 64 KiB xattr reads back whole')
+})
+
 test('rename of one hard link onto another of the same file is a no-op', T, async (t) => {
   const peer = await startPeer(t)
   const m = peer.mountpoint
