@@ -13,6 +13,7 @@ import { DecodeError, HOLDERS_MAX, PEER_ID_BYTES_MAX, RENAME_EXCHANGE, RENAME_NO
 import { CHUNK_BYTES, ROOT_ID, S_IFREG } from '../../../metadata/fs/inode.js'
 import { decodeSnapshot, encodeSnapshot } from '../../../metadata/fs/snapshot.js'
 import { FsState, REMOVED_PEERS_MAX } from '../../../metadata/fs/state.js'
+import { fuzzCases } from '../../helpers/fuzz-scale.js'
 import { seededRandom as random } from '../../helpers/seeded-random.js'
 
 const E = constants.errno
@@ -240,7 +241,8 @@ test('decoders reject hostile bytes with DecodeError only', (t) => {
   located.apply({ type: 'setLocations', updates: [1, 2, 4].map((byte) => ({ chunk: Buffer.alloc(32, byte), add: [PEER_A, PEER_B], remove: [] })) })
   valid.push(encodeSnapshot(located))
   let other = 0
-  for (let i = 0; i < 3000; i++) {
+  const cases = fuzzCases(3000)
+  for (let i = 0; i < cases; i++) {
     const base = valid[i % valid.length]!
     const bytes = i % 3 === 0 ? Buffer.from(Array.from({ length: Math.floor(next() * 64) }, () => Math.floor(next() * 256))) : Buffer.from(base)
     if (i % 3 !== 0) for (let flips = 1 + Math.floor(next() * 3); flips > 0; flips--) bytes[Math.floor(next() * bytes.length)] = Math.floor(next() * 256)
@@ -248,7 +250,7 @@ test('decoders reject hostile bytes with DecodeError only', (t) => {
       try { decode(bytes) } catch (error) { if (!(error instanceof DecodeError)) other++ }
     }
   }
-  t.is(other, 0, `no TypeError, RangeError or other crash from ${2 * 3000} hostile decodes`)
+  t.is(other, 0, `no TypeError, RangeError or other crash from ${2 * cases} hostile decodes (SEED=${process.env.SEED ?? 7})`)
 })
 
 /** A state with two files held open by peer A, one by peer B, and peer C removed. */

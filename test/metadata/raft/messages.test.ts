@@ -6,6 +6,7 @@ import { ConfChangeType, DecodeError, EntryType, MessageType, confChangeEntryCod
 import type { Codec } from '../../../metadata/raft/messages.js'
 import { Rng } from '../../../metadata/raft/rng.js'
 import { describeMessage } from '../../../metadata/raft/describe.js'
+import { fuzzCases } from '../../helpers/fuzz-scale.js'
 
 const sample = makeMessage({
   type: MessageType.App,
@@ -48,7 +49,8 @@ test('codecs refuse unsafe integers, unknown versions and trailing bytes', (t) =
 function fuzz (t: import('brittle').Test, name: string, codec: Codec<unknown>, valid: Uint8Array): void {
   const rng = new Rng(1234)
   let wrongErrors = 0
-  for (let i = 0; i < 20_000; i++) {
+  const cases = fuzzCases(20_000)
+  for (let i = 0; i < cases; i++) {
     let bytes: Uint8Array
     if (i % 2 === 0) {
       bytes = new Uint8Array(rng.nextInt(64))
@@ -63,7 +65,7 @@ function fuzz (t: import('brittle').Test, name: string, codec: Codec<unknown>, v
       if (!(err instanceof DecodeError) || err instanceof TypeError || err instanceof RangeError) wrongErrors++
     }
   }
-  t.is(wrongErrors, 0, `${name}: only DecodeError on 20,000 random and mutated inputs`)
+  t.is(wrongErrors, 0, `${name}: only DecodeError on ${cases} random and mutated inputs`)
 }
 
 test('fuzz: decoders throw only DecodeError', (t) => {

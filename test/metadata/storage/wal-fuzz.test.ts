@@ -11,10 +11,11 @@ import { decodeSnapshot, writeSnapshot } from '../../../metadata/storage/snapsho
 import { encodeRecordInto, encodedRecordBytes } from '../../../metadata/storage/wal-record.js'
 import { decodeSegment, encodeSegmentHeader } from '../../../metadata/storage/wal-segment.js'
 import { decodeStartIndex, encodeStartIndex } from '../../../metadata/storage/wal-start.js'
+import { fuzzCases } from '../../helpers/fuzz-scale.js'
 import { records, seededRandom } from './helpers.js'
 
 const SEED = Number(process.env['SEED'] ?? 0x5eed)
-const CASES = 3000
+const CASES = fuzzCases(3000)
 
 type Random = () => number
 
