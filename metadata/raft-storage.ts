@@ -4,6 +4,7 @@
 // only after that (thesis §3.8). Concurrent proposals land in one Ready and share one fdatasync.
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
+import type { Logger } from '../peer/log.js'
 import { assert } from './raft/assert.js'
 import { NONE } from './raft/messages.js'
 import type { ConfState, Entry, EntryType, HardState, Snapshot } from './raft/messages.js'
@@ -48,10 +49,14 @@ export class RaftStorage implements WritableStorage {
     this.entriesInMemory = entries
   }
 
-  /** Opens the log in `directory`; a new one is bootstrapped with `founders` as its voters. */
-  static async open (directory: string, founders: string[]): Promise<RaftStorage> {
+  /**
+   * Opens the log in `directory`; a new one is bootstrapped with `founders` as its voters. A damaged
+   * snapshot skipped for an older one is reported to `logger` (default: stderr).
+   */
+  static async open (directory: string, founders: string[], logger?: Logger): Promise<RaftStorage> {
     await mkdir(path.join(directory, 'snapshots'), { recursive: true })
-    const loaded = await loadLatestSnapshot(path.join(directory, 'snapshots'))
+    const reportDamage = logger === undefined ? {} : { log: (message: string) => logger.warn('metadata.snapshot_damaged', { detail: message }) }
+    const loaded = await loadLatestSnapshot(path.join(directory, 'snapshots'), reportDamage)
     const snapshot: Snapshot = loaded === null
       ? { metadata: { index: 0, term: 0, conf: EMPTY_CONF }, data: new Uint8Array(0) }
       : { metadata: { index: loaded.meta.index, term: loaded.meta.term, conf: loaded.meta.conf as ConfState }, data: loaded.data }

@@ -3,6 +3,7 @@
 // applied to the local FsState and answered with its result. Reads are served from the local state.
 // One peer is a group of one voter; more voters join through membership changes.
 import c from 'compact-encoding'
+import type { Logger } from '../peer/log.js'
 import type { Command } from './fs/commands.js'
 import { decodeCommand, encodeCommand } from './fs/commands.js'
 import { decodeSnapshot, encodeSnapshot } from './fs/snapshot.js'
@@ -56,6 +57,8 @@ export interface ReplicatedMetadataOptions {
   /** Chunk ids that no file references any more, after each applied command (garbage collection). */
   onFreedChunks?: (keys: string[]) => void
   onFatal?: (error: unknown) => void
+  /** Where storage trouble is reported (default: stderr). */
+  logger?: Logger
 }
 
 export class ReplicatedMetadata {
@@ -92,7 +95,10 @@ export class ReplicatedMetadata {
       retryTicks: RETRY_TICKS,
       snapshotEntries: SNAPSHOT_ENTRIES,
       keepEntries: KEEP_ENTRIES,
-      onFatal: options.onFatal ?? ((error) => { console.error('swarmfs: metadata storage failed:', error) }),
+      onFatal: options.onFatal ?? ((error) => {
+        if (options.logger !== undefined) options.logger.error('metadata.storage_failed', { error: error instanceof Error ? error : String(error) })
+        else console.error('swarmfs: metadata storage failed:', error)
+      }),
       // Alone, a create need not wait for an fsync: it is answered once applied and made durable by the
       // next group commit; fsync(2) waits for it (see sync()). With more voters, every answer waits for
       // the quorum.
@@ -106,7 +112,7 @@ export class ReplicatedMetadata {
    * a joining peer waits (see caughtUp) until the leader has added it and sent it the state.
    */
   static async open (options: ReplicatedMetadataOptions): Promise<ReplicatedMetadata> {
-    const storage = await RaftStorage.open(options.directory, options.founder ? [options.peerId] : [])
+    const storage = await RaftStorage.open(options.directory, options.founder ? [options.peerId] : [], options.logger)
     const metadata = new ReplicatedMetadata(options, storage)
     const { voters } = storage.initialState().confState
     if (voters.length === 1 && voters[0] === options.peerId) metadata.node.raw.campaign() // alone: lead at once

@@ -5,6 +5,7 @@ import type { Caller, FuseOperations, Opened, StatFs, TimeChange } from '../nati
 import type { AttributeChanges, Command } from '../metadata/fs/commands.js'
 import type { FileId, Inode } from '../metadata/fs/inode.js'
 import { NAME_BYTES_MAX, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFREG, XATTR_NAME_BYTES_MAX, XATTR_VALUE_BYTES_MAX, fileType, isDirectory } from '../metadata/fs/inode.js'
+import type { Logger } from '../peer/log.js'
 import { Handles } from './handles.js'
 import { LOCATIONS_XATTR, isVirtualXattr, locationsOf } from './locations-xattr.js'
 import type { OpenFile } from './open-file.js'
@@ -42,13 +43,13 @@ export interface MountOptions {
   peerId: string
   /** Other peers share the filesystem: close commits before returning, open refreshes first. */
   closeToOpen: boolean
-  log: (line: string) => void
+  logger: Logger
 }
 
 export function createOperations (metadata: MetadataService, chunks: ChunkService, options: MountOptions, budget = new WriteBudget(WRITE_BUFFER_BYTES_MAX), groupsOf: GroupsOf = procGroups): Mount {
-  const { peerId, log } = options
+  const { peerId, logger } = options
   const handles = new Handles(metadata, chunks, budget)
-  const writeback = new Writeback(WRITEBACK_FILES_MAX, (error) => { log(`writeback of a closed file failed: ${String(error)}`) })
+  const writeback = new Writeback(WRITEBACK_FILES_MAX, (error) => { logger.error('writeback.failed', { error: error instanceof Error ? error : String(error) }) })
   const cachedVersions = new Map<string, number>()
   const state = (): typeof metadata.state => metadata.state
 

@@ -185,8 +185,13 @@ export class FuseMount {
   async unmount (): Promise<void> {
     if (!this.mounted) return
     this.mounted = false
-    await unmountPath(this.mountpoint)
-    this.binding.fuse_native_unmount(this.mountpoint, this.thread)
+    try {
+      await unmountPath(this.mountpoint)
+    } finally {
+      // Also when fusermount failed because an `umount` from outside came first: the FUSE thread and
+      // its handle on the event loop end only here.
+      this.binding.fuse_native_unmount(this.mountpoint, this.thread)
+    }
   }
 
   private allocate (size: number): Buffer {

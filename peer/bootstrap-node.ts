@@ -3,6 +3,7 @@
 import type { ChildProcess } from 'node:child_process'
 import dgram from 'node:dgram'
 import HyperDHT from 'hyperdht'
+import type { Logger } from './log.js'
 
 /** A free UDP port on `host` (the bootstrap node needs a fixed port to advertise). */
 async function freePort (host: string): Promise<number> {
@@ -13,18 +14,20 @@ async function freePort (host: string): Promise<number> {
   return port
 }
 
-/** Runs until SIGINT/SIGTERM; prints `bootstrap HOST:PORT` once it listens. */
-export async function runBootstrapNode (host: string, port: number): Promise<number> {
+/** Runs until SIGINT/SIGTERM; prints `bootstrap HOST:PORT` on stdout once it listens (for scripts). */
+export async function runBootstrapNode (host: string, port: number, logger: Logger): Promise<number> {
   const node = HyperDHT.bootstrapper(port === 0 ? await freePort(host) : port, host, { host })
-  node.on('error', (error) => console.error(`swarmfs bootstrap: ${error.message}`))
+  node.on('error', (error) => logger.error('bootstrap.error', { error }))
   await node.ready()
   const address = node.address()
   console.log(`bootstrap ${host}:${address.port}`)
+  logger.info('bootstrap.listening', { address: `${host}:${address.port}` })
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
   })
   await node.destroy()
+  logger.info('bootstrap.stopped')
   return 0
 }
 

@@ -1,8 +1,9 @@
 // The peer daemon, composition root of swarmfs: it opens the metadata log and the chunk store of a
 // data directory, joins the cluster's swarm (when given a bootstrap), mounts the filesystem, serves the
-// control socket, and on SIGINT/SIGTERM commits open files, unmounts cleanly and exits 0. The only file
-// in peer/ that imports mount/.
-import { readFile, stat } from 'node:fs/promises'
+// control socket (status, remove, and scrub/repair/rebalance passes run as jobs the CLI polls), and
+// on SIGINT/SIGTERM commits open files, unmounts cleanly and exits 0; an `umount` from outside stops
+// it too. The only file in peer/ that imports mount/.
+import { readFile, stat, statfs } from 'node:fs/promises'
 import type http from 'node:http'
 import type net from 'node:net'
 import HyperDHT from 'hyperdht'
@@ -15,15 +16,21 @@ import { deriveClusterKeys, readSecret } from './cluster-keys.js'
 import { serveControl } from './control.js'
 import { dataDir } from './data-dir.js'
 import { LocalChunks } from './local-chunks.js'
+import { lineLogger } from './log.js'
+import type { Logger } from './log.js'
 import { MembershipKeeper } from './membership-keeper.js'
 import { boundPort, serveMetrics } from './metrics.js'
 import type { MetricsAddress } from './metrics.js'
+import { isSwarmfsMounted } from './mount-table.js'
 import { Network, short } from './net/network.js'
 import type { Address } from './net/network.js'
+import { PassJobs, isPassKind } from './pass-jobs.js'
+import type { PassJob, PassProgress } from './pass-jobs.js'
 import { peerViews } from './peer-views.js'
 import { ReplicaKeeper } from './replica-keeper.js'
 import type { KeeperSettings } from './replica-keeper.js'
 import { REPLICAS_DEFAULT, ReplicatedChunks } from './replicated-chunks.js'
+import { scrubPass, storedChunks, verifyLocalCopy } from './scrub-pass.js'
 
 export interface DaemonOptions {
   data: string
@@ -36,7 +43,7 @@ export interface DaemonOptions {
   host?: string
   /** Where to serve Prometheus metrics (GET /metrics); undefined: not at all. */
   metrics?: MetricsAddress
-  log: (line: string) => void
+  logger: Logger
 }
 
 export interface PeerInfo {
@@ -47,6 +54,18 @@ export interface PeerInfo {
 }
 
 const JOIN_LOG_INTERVAL_MS = 10_000
+/** How often the free space of the data directory's filesystem is read for `status` and metrics. */
+const DISK_REFRESH_MS = 5_000
+/** How often the mount table is checked for an `umount` from outside. */
+const MOUNT_CHECK_MS = 2_000
+
+/** Capacity of the filesystem holding the data directory (statfs). */
+export interface DiskSpace {
+  bytesTotal: number
+  bytesFree: number
+  /** What an unprivileged writer may still use (the chunk store writes as whoever runs the daemon). */
+  bytesAvailable: number
+}
 
 /** Repair and scrub settings; the environment can shorten them (tests) or slow them down. */
 function keeperSettings (): KeeperSettings {
@@ -78,9 +97,18 @@ export class Daemon {
   private peer!: PeerInfo
   private stopping: Promise<void> | null = null
   private readonly startedAt = Date.now()
+  private readonly logger: Logger
+  private readonly jobs = new PassJobs()
+  private disk: DiskSpace | null = null
+  private readonly timers: NodeJS.Timeout[] = []
+  private mountRemoved = false
+  private markFinished!: () => void
+  /** Settles once the daemon has stopped, whoever stopped it (a signal, a fatal error, an umount). */
+  readonly finished = new Promise<void>((resolve) => { this.markFinished = resolve })
 
   constructor (options: DaemonOptions) {
     this.options = options
+    this.logger = options.logger
   }
 
   /** Starts everything; if any step fails, what was already started is closed again before rethrowing. */
@@ -94,7 +122,7 @@ export class Daemon {
   }
 
   private async startSteps (): Promise<void> {
-    const { log } = this.options
+    const { logger } = this
     const dir = dataDir(this.options.data)
     const keys = deriveClusterKeys(await readSecret(dir.secretFile))
     const keyPair = HyperDHT.keyPair(await readSecret(dir.peerKeyFile))
@@ -115,7 +143,7 @@ export class Daemon {
           const s = this.metadata?.status()
           return { term: s?.term ?? 0, commit: s?.commit ?? 0, applied: s?.applied ?? 0 }
         },
-        log
+        log: lineLogger(logger, 'info', 'network')
       })
       await this.network.start()
     } else if (!this.peer.founder) {
@@ -128,10 +156,15 @@ export class Daemon {
       rootTimeNs: nowNs(),
       ...(this.network !== undefined ? { transport: this.network } : {}),
       onFreedChunks: (keys) => chunks?.collect(keys),
-      onFatal: (error) => { log(`metadata storage failed, stopping: ${String(error)}`); process.exitCode = 1; void this.stop() }
+      onFatal: (error) => {
+        logger.error('metadata.storage_failed', { error: errorOf(error), action: 'stopping' })
+        process.exitCode = 1
+        void this.stop()
+      },
+      logger
     })
     this.metadata = metadata
-    if (this.network !== undefined) this.membership = new MembershipKeeper(metadata, this.network, log)
+    if (this.network !== undefined) this.membership = new MembershipKeeper(metadata, this.network, logger)
     await this.catchUp(metadata)
     chunks = await LocalChunks.open({
       directory: dir.chunkDirectory, encryptionKey: keys.chunkEncryption, idKey: keys.chunkId, cacheBytesMax: this.options.cacheBytesMax
@@ -140,24 +173,54 @@ export class Daemon {
     // Files this peer held open when it last stopped are closed now; their chunks may be garbage.
     await metadata.propose({ type: 'purgeOrphans', holder: this.peer.id })
     const garbage = await chunks.collectUnreferenced()
-    if (garbage > 0) log(`removed ${garbage} unreferenced chunks`)
+    if (garbage > 0) logger.info('chunks.garbage_collected', { chunks: garbage })
     if (this.network !== undefined) {
       const chain = process.env.SWARMFS_REPLICATION !== 'fanout'
+      const log = lineLogger(logger, 'warn', 'chunks')
       this.replicated = new ReplicatedChunks(chunks, this.network, { replicas: REPLICAS_DEFAULT, chain, holdersOf: (key) => metadata.state.holdersOf(key), log })
-      this.keeper = new ReplicaKeeper(metadata, chunks, this.replicated, this.network, keeperSettings(), log)
+      this.keeper = new ReplicaKeeper(metadata, chunks, this.replicated, this.network, keeperSettings(), logger)
     }
+    await this.refreshDisk()
+    this.every(DISK_REFRESH_MS, async () => { await this.refreshDisk() })
     // Before the mount, so that a metrics address in use fails the start with nothing mounted.
     if (this.options.metrics !== undefined) {
       this.metricsServer = await serveMetrics(this.options.metrics, () => this.status())
-      log(`metrics at http://${this.options.metrics.host}:${boundPort(this.metricsServer)}/metrics`)
+      logger.info('metrics.listening', { url: `http://${this.options.metrics.host}:${boundPort(this.metricsServer)}/metrics` })
     }
-    this.mount = createOperations(metadata, this.replicated ?? chunks, { peerId: this.peer.id, closeToOpen: this.network !== undefined, log })
+    this.mount = createOperations(metadata, this.replicated ?? chunks, { peerId: this.peer.id, closeToOpen: this.network !== undefined, logger })
     this.fuse = await FuseMount.mount(this.options.mount, this.mount.operations, {
       extraOptions: this.options.allowOther ? ['allow_other'] : [],
-      onError: (operation, error) => log(`unexpected error in ${operation}: ${(error as Error).stack ?? String(error)}`)
+      onError: (operation, error) => logger.error('fuse.unexpected_error', { op: operation, error: errorOf(error), stack: (error as Error).stack })
     })
     this.control = await serveControl(dir.controlSocket, async (request) => await this.handleControl(request))
-    log(`peer ${short(this.peer.id)} mounted ${this.fuse.mountpoint}`)
+    this.every(MOUNT_CHECK_MS, async () => { await this.checkMounted() })
+    logger.info('daemon.mounted', { peer: short(this.peer.id), mountpoint: this.fuse.mountpoint, cluster: this.network === undefined ? 'offline' : 'online' })
+  }
+
+  /** Runs `task` every `ms` (one at a time) until the daemon stops; failures are logged. */
+  private every (ms: number, task: () => Promise<void>): void {
+    let busy = false
+    const timer = setInterval(() => {
+      if (busy || this.stopping !== null) return
+      busy = true
+      task().catch((error: unknown) => this.logger.warn('daemon.task_failed', { error: errorOf(error) })).finally(() => { busy = false })
+    }, ms)
+    timer.unref()
+    this.timers.push(timer)
+  }
+
+  private async refreshDisk (): Promise<void> {
+    const space = await statfs(this.options.data)
+    this.disk = { bytesTotal: space.blocks * space.bsize, bytesFree: space.bfree * space.bsize, bytesAvailable: space.bavail * space.bsize }
+  }
+
+  /** An `umount` (or `swarmfs unmount`) from outside ends the daemon's purpose: stop, exit 0. */
+  private async checkMounted (): Promise<void> {
+    if (this.fuse === null || this.stopping !== null) return
+    if (await isSwarmfsMounted(this.fuse.mountpoint) || this.stopping !== null) return // (a stop may have begun meanwhile)
+    this.mountRemoved = true
+    this.logger.info('daemon.unmounted_from_outside', { mountpoint: this.fuse.mountpoint, action: 'stopping' })
+    await this.stop()
   }
 
   /** Waits until this peer is a member with the group's current state (at once for a founder alone). */
@@ -173,7 +236,8 @@ export class Daemon {
       } catch {}
       if (Date.now() - lastLog >= JOIN_LOG_INTERVAL_MS) {
         lastLog = Date.now()
-        this.options.log(metadata.isMember() ? 'waiting for a leader to catch up with the cluster' : `waiting to be admitted to the cluster as ${short(this.peer.id)}`)
+        if (metadata.isMember()) this.logger.info('daemon.catching_up', { reason: 'waiting for a leader to catch up with the cluster' })
+        else this.logger.info('daemon.awaiting_admission', { peer: short(this.peer.id) })
       }
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
@@ -202,10 +266,13 @@ export class Daemon {
       peers: views,
       network: this.network === undefined ? null : { ...this.network.stats },
       mountpoint: this.fuse?.mountpoint ?? null,
+      pid: process.pid,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       memory: process.memoryUsage(),
+      disk: this.disk === null ? null : { path: dataDir(this.options.data).root, ...this.disk },
       metadata: { inodes: metadata.state.inodes.size, ...raft.storage },
-      chunks: { ...this.chunks!.stats(), replication: this.replicated?.stats ?? null, keeper: this.keeper?.stats ?? null }
+      chunks: { ...this.chunks!.stats(), replication: this.replicated?.stats ?? null, keeper: this.keeper?.stats ?? null },
+      passes: this.jobs.running()
     }
   }
 
@@ -213,9 +280,52 @@ export class Daemon {
     switch (request.op) {
       case 'status': return this.status()
       case 'remove': return await this.remove(request.peer)
+      case 'pass': return this.startPass(request.kind, request.noGrace === true)
+      case 'job': return this.job(request.id)
       case 'stop': setImmediate(() => { this.stop().then(() => process.exit(0), () => process.exit(1)) }); return { stopping: true }
     }
     throw new Error(`unknown request: ${request.op}`)
+  }
+
+  /** Starts (or joins) a scrub, repair or rebalance pass; the CLI then polls it with `job`. */
+  private startPass (kind: unknown, noGrace: boolean): PassJob {
+    if (!isPassKind(kind)) throw new Error('pass needs a kind: scrub, repair or rebalance')
+    const keeper = this.keeper
+    if (keeper === undefined && kind !== 'scrub') {
+      throw new Error(`this peer runs alone (started without --bootstrap): there is no other peer to ${kind} chunks with`)
+    }
+    const job = this.jobs.start(kind, async (progress) => {
+      this.logger.info('pass.started', { kind })
+      try {
+        if (kind === 'scrub') await (keeper === undefined ? this.scrubAlone(progress) : keeper.scrubNow(progress))
+        else await keeper!.passNow(kind, progress, noGrace ? 0 : undefined)
+      } catch (error) {
+        this.logger.warn('pass.failed', { kind, error: errorOf(error) })
+        throw error
+      }
+      this.logger.info('pass.finished', { kind, ...passFields(progress) })
+    })
+    return job
+  }
+
+  private job (id: unknown): PassJob {
+    const job = typeof id === 'number' ? this.jobs.get(id) : undefined
+    if (job === undefined) throw new Error(`no pass job ${String(id)}`)
+    return job
+  }
+
+  /** Without other peers there is no good copy to fetch: a bad local copy is only reported. */
+  private async scrubAlone (progress: PassProgress): Promise<void> {
+    const store = this.chunks!.store
+    const completed = await scrubPass(await storedChunks(store), {
+      scrubOne: async (id) => await verifyLocalCopy(store, id),
+      bytesPerSecond: null,
+      progress,
+      interrupted: () => this.stopping !== null,
+      sleep: async () => {},
+      onFailure: (id, error) => this.logger.warn('scrub.failed', { chunk: id.toString('hex').slice(0, 12), error: errorOf(error), repair: 'impossible: this peer runs alone' })
+    })
+    if (!completed) throw new Error('the daemon is stopping')
   }
 
   /** Removes a peer from the cluster for good: the leader drops it from the group and every peer refuses it. */
@@ -233,15 +343,21 @@ export class Daemon {
   }
 
   private async stopOnce (): Promise<void> {
-    this.control?.close()
-    if (this.fuse !== null) {
-      await this.mount.commitAll().catch((error: unknown) => this.options.log(`committing open files failed: ${String(error)}`))
-      await this.fuse.unmount()
+    try {
+      this.control?.close()
+      if (this.fuse !== null) {
+        await this.mount.commitAll().catch((error: unknown) => this.logger.error('daemon.commit_failed', { error: errorOf(error) }))
+        // After an umount from outside there is nothing left to unmount.
+        await this.fuse.unmount().catch((error: unknown) => { if (!this.mountRemoved) throw error })
+      }
+      await this.closeStarted()
+    } finally {
+      this.markFinished()
     }
-    await this.closeStarted()
   }
 
   private async closeStarted (): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer)
     this.metricsServer?.close()
     this.membership?.stop()
     await this.keeper?.stop()
@@ -249,6 +365,15 @@ export class Daemon {
     if (this.network !== undefined) await this.network.close()
     if (this.chunks !== undefined) await this.chunks.close()
   }
+}
+
+function errorOf (error: unknown): Error | string {
+  return error instanceof Error ? error : String(error)
+}
+
+/** The counts of a pass as log fields. */
+function passFields (progress: PassProgress): Record<string, number> {
+  return { chunks: progress.chunksDone, bytes: progress.bytesDone, fixed: progress.fixed, failed: progress.failed, under_replicated: progress.underReplicated }
 }
 
 /**

@@ -4,18 +4,15 @@
 // Ctrl-C stops every peer (each unmounts) and the bootstrap node, and removes DIR.
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdir, readFile, rm } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { bootstrapAddressOf } from './bootstrap-node.js'
+import type { LogFormat, LogLevel, Logger } from './log.js'
+import { isSwarmfsMounted } from './mount-table.js'
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url))
 const START_WAIT_MS = 60_000
-
-async function isMounted (mountpoint: string): Promise<boolean> {
-  const mounts = await readFile('/proc/self/mounts', 'utf8')
-  return mounts.split('\n').some((line) => line.split(' ')[1] === mountpoint)
-}
 
 async function runCli (args: string[]): Promise<string> {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -34,17 +31,26 @@ async function stopChild (child: ChildProcess): Promise<number | null> {
 }
 
 /** Starts `swarmfs bootstrap` on a free loopback port and resolves with its address. */
-async function startBootstrap (): Promise<{ child: ChildProcess, address: string }> {
-  const child = spawn(process.execPath, [CLI, 'bootstrap', '--host', '127.0.0.1', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] })
+async function startBootstrap (logArgs: string[]): Promise<{ child: ChildProcess, address: string }> {
+  const child = spawn(process.execPath, [CLI, 'bootstrap', '--host', '127.0.0.1', '--port', '0', ...logArgs], { stdio: ['ignore', 'pipe', 'inherit'] })
   const address = await bootstrapAddressOf(child)
   return { child, address }
 }
 
-export async function demo (directory: string, peers: number): Promise<number> {
+export interface DemoLogging {
+  logger: Logger
+  /** Passed on to the bootstrap node and the peers, which log to the demo's stderr. */
+  logLevel: LogLevel
+  logFormat: LogFormat
+}
+
+export async function demo (directory: string, peers: number, logging: DemoLogging): Promise<number> {
+  const { logger } = logging
+  const logArgs = ['--log-level', logging.logLevel, '--log-format', logging.logFormat]
   const root = path.resolve(directory)
   await rm(root, { recursive: true, force: true })
   await mkdir(root, { recursive: true })
-  const bootstrap = await startBootstrap()
+  const bootstrap = await startBootstrap(logArgs)
   const daemons: ChildProcess[] = []
   const names = Array.from({ length: peers }, (_, i) => `peer${i + 1}`)
   let stopping = false
@@ -63,14 +69,14 @@ export async function demo (directory: string, peers: number): Promise<number> {
       else await runCli(['join', await runCli(['invite', '--data', path.join(root, names[0]!, 'data')]), '--data', data])
     }
     for (const name of names) {
-      const args = ['up', '--data', path.join(root, name, 'data'), '--mount', path.join(root, name, 'mnt'), '--bootstrap', bootstrap.address, '--host', '127.0.0.1']
+      const args = ['up', '--data', path.join(root, name, 'data'), '--mount', path.join(root, name, 'mnt'), '--bootstrap', bootstrap.address, '--host', '127.0.0.1', ...logArgs]
       const daemon = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'inherit', 'inherit'] })
-      daemon.once('exit', (code) => { if (!stopping) console.error(`swarmfs demo: ${name} exited with ${String(code)}`) })
+      daemon.once('exit', (code) => { if (!stopping) logger.warn('demo.peer_exited', { peer: name, code }) })
       daemons.push(daemon)
     }
     const deadline = Date.now() + START_WAIT_MS
     for (const name of names) {
-      while (!(await isMounted(path.join(root, name, 'mnt')))) {
+      while (!(await isSwarmfsMounted(path.join(root, name, 'mnt')))) {
         if (daemons.some((daemon) => daemon.exitCode !== null) || Date.now() > deadline) throw new Error(`${name} did not come up`)
         await new Promise((resolve) => setTimeout(resolve, 100))
       }

@@ -5,6 +5,7 @@
 import type { ReplicatedMetadata } from '../metadata/replicated-metadata.js'
 import { ConfChangeType } from '../metadata/raft/messages.js'
 import type { MemberHealth } from '../metadata/raft/voter-policy.js'
+import type { LogFields, Logger } from './log.js'
 import { nextMembershipStep } from './membership.js'
 import type { Network } from './net/network.js'
 import { short } from './net/network.js'
@@ -18,24 +19,24 @@ const CAUGHT_UP_LAG = 100
  */
 const DEAD_AFTER_MS = 30_000
 
-const CHANGE_NAMES: Record<number, string> = {
-  [ConfChangeType.AddLearner]: 'adding learner',
-  [ConfChangeType.Promote]: 'promoting to voter',
-  [ConfChangeType.Remove]: 'removing'
+const CHANGE_EVENTS: Record<number, string> = {
+  [ConfChangeType.AddLearner]: 'membership.adding_learner',
+  [ConfChangeType.Promote]: 'membership.promoting_voter',
+  [ConfChangeType.Remove]: 'membership.removing'
 }
 
 export class MembershipKeeper {
   private readonly timer: NodeJS.Timeout
   private readonly metadata: ReplicatedMetadata
   private readonly network: Network
-  private readonly log: (line: string) => void
+  private readonly logger: Logger
   private lastStep = ''
   private readonly unansweredSince = new Map<string, number>() // member → first round it was not up
 
-  constructor (metadata: ReplicatedMetadata, network: Network, log: (line: string) => void) {
+  constructor (metadata: ReplicatedMetadata, network: Network, logger: Logger) {
     this.metadata = metadata
     this.network = network
-    this.log = log
+    this.logger = logger
     this.timer = setInterval(() => this.round(), ROUND_MS)
   }
 
@@ -64,10 +65,10 @@ export class MembershipKeeper {
     if (step === null) return
     try {
       if ('transferTo' in step) {
-        this.note(`this peer was removed: handing leadership to ${short(step.transferTo)}`)
+        this.note('membership.handing_over_leadership', { reason: 'this peer was removed', to: short(step.transferTo) })
         node.transferLeader(step.transferTo)
       } else {
-        this.note(`membership: ${CHANGE_NAMES[step.change.type] ?? 'changing'} ${short(step.change.nodeId)}`)
+        this.note(CHANGE_EVENTS[step.change.type] ?? 'membership.changing', { peer: short(step.change.nodeId) })
         node.proposeConfChange(step.change)
       }
     } catch (error) {
@@ -87,8 +88,9 @@ export class MembershipKeeper {
   }
 
   /** Logs a step once, not on every round that retries it. */
-  private note (line: string): void {
-    if (line !== this.lastStep) this.log(line)
-    this.lastStep = line
+  private note (event: string, fields: LogFields): void {
+    const step = JSON.stringify([event, fields])
+    if (step !== this.lastStep) this.logger.info(event, fields)
+    this.lastStep = step
   }
 }

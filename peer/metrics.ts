@@ -19,6 +19,8 @@ export interface MetricsStatus {
   peers?: Array<{ id: string, state: string, self: boolean }>
   network?: { admitted: number, refused: number, closedOnBadInput: number } | null
   metadata?: { inodes?: number }
+  disk?: { bytesTotal?: number, bytesFree?: number, bytesAvailable?: number } | null
+  passes?: Array<{ kind: string, progress: { chunksDone: number, chunksTotal: number } }>
   chunks?: {
     cache?: { hits?: number, misses?: number, bytes?: number, bytesMax?: number }
     replication?: { replicasWritten?: number, underReplicatedWrites?: number, stored?: number, fetched?: number, fetchFailures?: number, served?: number, readRepairs?: number } | null
@@ -62,6 +64,15 @@ export function renderMetrics (status: MetricsStatus): string {
       others.map((peer) => ({ labels: { peer: peer.id }, value: peer.state === 'up' ? 1 : 0 })))
   }
   metric('swarmfs_metadata_inodes', 'gauge', 'Inodes in the filesystem.', status.metadata?.inodes)
+  if (status.disk !== undefined && status.disk !== null) {
+    metric('swarmfs_disk_bytes', 'gauge', 'Size of the filesystem holding this peer\'s data directory.', status.disk.bytesTotal)
+    metric('swarmfs_disk_free_bytes', 'gauge', 'Free bytes on the filesystem holding this peer\'s data directory.', status.disk.bytesFree)
+    metric('swarmfs_disk_available_bytes', 'gauge', 'Bytes the daemon may still use on the filesystem holding its data directory.', status.disk.bytesAvailable)
+  }
+  if (status.passes !== undefined) {
+    metric('swarmfs_pass_progress_ratio', 'gauge', 'Progress of a scrub, repair or rebalance pass an operator started, 0 to 1.',
+      status.passes.map((job) => ({ labels: { kind: job.kind }, value: job.progress.chunksTotal === 0 ? 0 : job.progress.chunksDone / job.progress.chunksTotal })))
+  }
   metric('swarmfs_cache_hits_total', 'counter', 'Plaintext chunk cache hits.', cache?.hits)
   metric('swarmfs_cache_misses_total', 'counter', 'Plaintext chunk cache misses.', cache?.misses)
   metric('swarmfs_cache_bytes', 'gauge', 'Bytes held by the plaintext chunk cache.', cache?.bytes)

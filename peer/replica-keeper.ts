@@ -3,16 +3,21 @@
 // stays down past the grace period, rebalance onto members that joined), records the new locations in
 // one Raft command per batch, and deletes local copies the metadata no longer lists. It also runs the
 // scrubber: every stored chunk is re-verified at a bounded rate and a bad copy is replaced from a good
-// replica. Progress and counts feed `swarmfs status`.
+// replica. An operator can ask for a pass now (`swarmfs repair`, `rebalance`, `scrub`): it runs in
+// the same queue as the rounds, unthrottled, and counts its progress. Counts feed `swarmfs status`.
 import type { ReplicatedMetadata } from '../metadata/replicated-metadata.js'
 import type { LocationUpdate } from '../metadata/fs/commands.js'
 import { LOCATION_UPDATES_MAX } from '../metadata/fs/commands.js'
 import { chunkIdFromHex, chunkIdToHex } from './chunks/chunk-id.js'
 import type { LocalChunks } from './local-chunks.js'
+import type { Logger } from './log.js'
 import type { Network } from './net/network.js'
+import { emptyProgress } from './pass-jobs.js'
+import type { PassProgress } from './pass-jobs.js'
 import { coordinatorOf, isSurplusCopy, planChunk } from './replica-plan.js'
 import type { ChunkView } from './replica-plan.js'
 import type { ReplicatedChunks } from './replicated-chunks.js'
+import { scrubPass, storedChunks } from './scrub-pass.js'
 
 export interface KeeperSettings {
   replicas: number
@@ -37,6 +42,20 @@ export interface KeeperStats {
   scrubProgress: number // chunks verified in the current pass / chunks at its start
 }
 
+/** What a walk over the held chunks may do: the periodic round does both repair and rebalance. */
+interface WalkOptions {
+  only: 'repair' | 'rebalance' | null
+  copiesMax: number
+  downGraceMs: number
+  progress: PassProgress
+}
+
+interface ScrubRequest {
+  progress: PassProgress
+  resolve: () => void
+  reject: (error: Error) => void
+}
+
 export class ReplicaKeeper {
   readonly stats: KeeperStats = { rounds: 0, underReplicated: 0, copiesMade: 0, copiesDropped: 0, surplusDeleted: 0, scrubbed: 0, scrubRepaired: 0, scrubPass: 0, scrubProgress: 0 }
   private readonly settings: KeeperSettings
@@ -44,25 +63,34 @@ export class ReplicaKeeper {
   private readonly local: LocalChunks
   private readonly chunks: ReplicatedChunks
   private readonly network: Network
-  private readonly log: (line: string) => void
+  private readonly logger: Logger
   private readonly silentSince = new Map<string, number>()
   private baseline: Set<string> | null = null // members when this peer started: not newcomers
   private timer: NodeJS.Timeout | null = null
   private running: Promise<void> = Promise.resolve()
+  private roundQueued = false
   private readonly scrubbing: Promise<void>
+  private readonly scrubRequests: ScrubRequest[] = []
   private stopped = false
 
-  constructor (metadata: ReplicatedMetadata, local: LocalChunks, chunks: ReplicatedChunks, network: Network, settings: KeeperSettings, log: (line: string) => void) {
+  constructor (metadata: ReplicatedMetadata, local: LocalChunks, chunks: ReplicatedChunks, network: Network, settings: KeeperSettings, logger: Logger) {
     this.metadata = metadata
     this.local = local
     this.chunks = chunks
     this.network = network
     this.settings = settings
-    this.log = log
+    this.logger = logger
     this.timer = setInterval(() => {
-      this.running = this.running.then(async () => await this.round()).catch((error: unknown) => this.log(`replica keeper: ${String(error)}`))
+      // One round waiting is enough: behind a long requested pass, rounds must not pile up.
+      if (this.roundQueued) return
+      this.roundQueued = true
+      const options: WalkOptions = { only: null, copiesMax: settings.copiesPerRoundMax, downGraceMs: settings.downGraceMs, progress: emptyProgress('repair') }
+      this.running = this.running.then(async () => {
+        this.roundQueued = false
+        await this.walk(options)
+      }).catch((error: unknown) => this.logger.warn('keeper.round_failed', { error: errorOf(error) }))
     }, settings.roundMs)
-    this.scrubbing = this.scrubLoop().catch((error: unknown) => this.log(`scrubber stopped: ${String(error)}`))
+    this.scrubbing = this.scrubLoop().catch((error: unknown) => this.logger.error('scrub.stopped', { error: errorOf(error) }))
   }
 
   async stop (): Promise<void> {
@@ -72,12 +100,34 @@ export class ReplicaKeeper {
     await this.scrubbing
   }
 
-  private async round (): Promise<void> {
-    if (this.stopped) return
+  /**
+   * A repair or rebalance pass now, over every chunk this peer coordinates, without the per-round copy
+   * limit. `downGraceMs` 0 treats every member not answering right now as dead (the operator knows it
+   * is gone). Queued behind a round in progress; `progress` is updated as it goes.
+   */
+  async passNow (kind: 'repair' | 'rebalance', progress: PassProgress, downGraceMs = this.settings.downGraceMs): Promise<void> {
+    const pass = this.running.then(async () => {
+      const { voters, learners } = this.metadata.status().members
+      if (![...voters, ...learners].includes(this.network.id)) throw new Error('this peer is not a member of the metadata group yet')
+      if (!await this.walk({ only: kind, copiesMax: Infinity, downGraceMs, progress })) throw new Error('the daemon is stopping')
+    })
+    this.running = pass.catch(() => {})
+    await pass
+  }
+
+  /** A full scrub pass now, unpaced; a background pass in progress gives way to it. */
+  async scrubNow (progress: PassProgress): Promise<void> {
+    if (this.stopped) throw new Error('the daemon is stopping')
+    await new Promise<void>((resolve, reject) => { this.scrubRequests.push({ progress, resolve, reject }) })
+  }
+
+  /** One walk over the chunks this peer holds; false if it was cut short by stop(). */
+  private async walk (options: WalkOptions): Promise<boolean> {
+    if (this.stopped) return false
     const self = this.network.id
     const { voters, learners } = this.metadata.status().members
     const members = [...voters, ...learners]
-    if (!members.includes(self)) return
+    if (!members.includes(self)) return true
     this.baseline ??= new Set(members)
     this.local.releaseCommittedHolds()
     const now = Date.now()
@@ -86,22 +136,34 @@ export class ReplicaKeeper {
       if (up.has(id)) this.silentSince.delete(id)
       else if (!this.silentSince.has(id)) this.silentSince.set(id, now)
     }
-    const dead = new Set([...this.silentSince].filter(([, since]) => now - since >= this.settings.downGraceMs).map(([id]) => id))
+    const dead = new Set([...this.silentSince].filter(([, since]) => now - since >= options.downGraceMs).map(([id]) => id))
     const newcomers = new Set(members.filter((id) => !this.baseline!.has(id)))
     const state = this.metadata.state
     const updates: LocationUpdate[] = []
+    const { progress } = options
+    const held = state.chunksHeldBy(self)
+    progress.chunksTotal = held.length
     let copies = 0
     let underReplicated = 0
-    for (const key of state.chunksHeldBy(self)) {
-      if (this.stopped) return
+    for (const key of held) {
+      if (this.stopped) return false
+      progress.chunksDone++
       const chunk = chunkIdFromHex(key)
       const view: ChunkView = { chunk, holders: state.holdersOf(key), members, up, dead, newcomers, replicas: this.settings.replicas }
-      if (view.holders.filter((id) => !dead.has(id)).length < Math.min(this.settings.replicas, members.length - dead.size)) underReplicated++
-      if (coordinatorOf(view) !== self || copies >= this.settings.copiesPerRoundMax) continue
+      const short = view.holders.filter((id) => !dead.has(id)).length < Math.min(this.settings.replicas, members.length - dead.size)
+      if (short) underReplicated++
+      progress.underReplicated = underReplicated
+      if (coordinatorOf(view) !== self || copies >= options.copiesMax) continue
       const plan = planChunk(view)
       if (plan.copyTo.length === 0 && plan.forget.length === 0) continue
+      // A copy onto a newcomer while the chunk has its R live copies is rebalancing; the rest is repair.
+      const rebalancing = !short && plan.copyTo.length > 0
+      if ((options.only === 'repair' && rebalancing) || (options.only === 'rebalance' && !rebalancing)) continue
       const made = await this.chunks.copyTo(chunk, plan.copyTo)
       copies += made.length
+      progress.fixed += made.length
+      progress.failed += plan.copyTo.length - made.length
+      if (short && made.length === plan.copyTo.length && plan.copyTo.length > 0) progress.underReplicated = --underReplicated
       // Forget holders only once enough copies exist elsewhere: a failed copy keeps the old holder listed.
       const forget = made.length === plan.copyTo.length ? plan.forget : plan.forget.filter((id) => dead.has(id) && made.length > 0)
       if (made.length > 0 || forget.length > 0) updates.push({ chunk, add: made, remove: forget })
@@ -111,7 +173,9 @@ export class ReplicaKeeper {
     this.stats.copiesMade += copies
     this.stats.underReplicated = underReplicated
     this.stats.rounds++
+    if (copies > 0) this.logger.info('keeper.copies_made', { copies, pass: options.only ?? 'round', under_replicated: underReplicated })
     await this.deleteSurplus(self, members, up)
+    return !this.stopped
   }
 
   private async record (updates: LocationUpdate[]): Promise<void> {
@@ -132,31 +196,53 @@ export class ReplicaKeeper {
     }
   }
 
-  /** Verifies every stored chunk at the configured rate, forever; a bad copy is fetched again. */
+  /** Verifies every stored chunk at the configured rate, forever; requested passes go first, unpaced. */
   private async scrubLoop (): Promise<void> {
     while (!this.stopped) {
-      const ids: Buffer[] = []
-      for await (const id of this.local.store.list()) ids.push(id)
+      const request = this.scrubRequests.shift()
+      const progress = request?.progress ?? emptyProgress('scrub')
+      const ids = await storedChunks(this.local.store)
       this.stats.scrubPass++
-      for (const [index, id] of ids.entries()) {
-        if (this.stopped) return
-        const started = Date.now()
-        const bytes = await this.chunks.scrub(id).then((result) => {
-          if (result.repaired) this.stats.scrubRepaired++
-          return result.bytes
-        }, (error: unknown) => { this.log(`scrub: ${String(error)}`); return 0 })
-        this.stats.scrubbed++
-        this.stats.scrubProgress = (index + 1) / ids.length
-        const budgetMs = bytes / this.settings.scrubBytesPerSecond * 1000
-        await this.sleep(budgetMs - (Date.now() - started))
+      this.stats.scrubProgress = 0
+      // The lifetime counters of `status` follow the pass's own progress.
+      let counted = { done: 0, fixed: 0 }
+      const account = (): void => {
+        this.stats.scrubbed += progress.chunksDone - counted.done
+        this.stats.scrubRepaired += progress.fixed - counted.fixed
+        counted = { done: progress.chunksDone, fixed: progress.fixed }
+        this.stats.scrubProgress = ids.length === 0 ? 1 : progress.chunksDone / ids.length
       }
-      await this.sleep(this.settings.roundMs)
+      const completed = await scrubPass(ids, {
+        scrubOne: async (id) => await this.chunks.scrub(id),
+        bytesPerSecond: request === undefined ? this.settings.scrubBytesPerSecond : null,
+        progress,
+        interrupted: () => {
+          account()
+          return this.stopped || (request === undefined && this.scrubRequests.length > 0)
+        },
+        sleep: async (ms) => { await this.sleep(ms) },
+        onFailure: (id, error) => this.logger.warn('scrub.failed', { chunk: chunkIdToHex(id).slice(0, 12), error: errorOf(error) })
+      })
+      account()
+      if (request !== undefined) {
+        if (completed) request.resolve()
+        else request.reject(new Error('the daemon is stopping'))
+      } else if (completed) {
+        await this.sleep(this.settings.roundMs)
+      }
     }
+    for (const request of this.scrubRequests.splice(0)) request.reject(new Error('the daemon is stopping'))
   }
 
-  /** Waits in short slices so that stop() never waits long for the scrubber. */
+  /** Waits in short slices so that stop() or a requested scrub never waits long for the scrubber. */
   private async sleep (ms: number): Promise<void> {
     const until = Date.now() + ms
-    while (!this.stopped && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, Math.min(200, until - Date.now())))
+    while (!this.stopped && this.scrubRequests.length === 0 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200, until - Date.now())))
+    }
   }
+}
+
+function errorOf (error: unknown): Error | string {
+  return error instanceof Error ? error : String(error)
 }

@@ -1,10 +1,12 @@
 // `swarmfs status` and the Prometheus endpoint tell the same truth while a peer dies and comes back: a
 // 3-peer cluster on loopback (local bootstrap node) with metrics on; kill -9 one peer → both the status
 // of another peer and its /metrics report the dead one not up within a bound; restart it → both report
-// it up again. Metrics listen on 127.0.0.1 port 0 (SWARMFS_METRICS, so every peer has them); the port
-// is read from the daemon's log line.
+// it up again. On the way, `swarmfs scrub`, `rebalance` and `repair --no-grace` run passes in a peer's
+// daemon and report every chunk looked at. Metrics listen on 127.0.0.1 port 0 (SWARMFS_METRICS, so every
+// peer has them); the port is read from the daemon's log line (event=metrics.listening).
 import test from 'brittle'
 import { Cluster, failuresAsAsserts } from '../helpers/cluster.js'
+import { CLI } from '../helpers/peer.js'
 import type { ClusterPeer } from '../helpers/cluster.js'
 
 const DETECT_BOUND_MS = 30_000
@@ -21,7 +23,7 @@ async function scrape (port: number): Promise<Map<string, number>> {
 }
 
 function metricsPort (peer: ClusterPeer): number {
-  const match = /metrics at http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(peer.log)
+  const match = /event=metrics\.listening url=http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(peer.log)
   if (match === null) throw new Error(`${peer.name} did not log its metrics address:\n${peer.log}`)
   return Number(match[1])
 }
@@ -60,12 +62,31 @@ test('status and /metrics both report a killed peer down and a restarted one up'
     t.ok(before.has(name), `exposes ${name}`)
   }
   t.pass('status and /metrics report all three peers up')
+  t.ok(before.get('swarmfs_disk_bytes')! > 0 && before.has('swarmfs_disk_available_bytes'), 'disk capacity exposed')
+
+  // Passes an operator starts run in the daemon and report how far they got.
+  const written = await watcher.sh(`dd if=/dev/urandom of=${watcher.mountpoint}/passes.bin bs=1M count=9 status=none`)
+  t.is(written.code, 0, 'a 9 MiB file to work on')
+  const scrub = await watcher.sh(`node ${CLI} scrub --data ${watcher.data} --json`)
+  const scrubJob = JSON.parse(scrub.stdout) as { state: string, progress: Record<string, number> }
+  t.is(scrub.code, 0, 'scrub on a cluster peer exits 0')
+  t.ok(scrubJob.state === 'done' && scrubJob.progress.chunksDone! >= 3 && scrubJob.progress.failed === 0, `every stored chunk verified: ${scrub.stdout.trim()}`)
+  const rebalance = await watcher.sh(`node ${CLI} rebalance --data ${watcher.data}`)
+  t.is(rebalance.code, 0, `rebalance exits 0: ${rebalance.stdout.trim()}`)
+  t.ok(/^rebalance: \d+ chunks checked/m.test(rebalance.stdout))
 
   await victim.crash()
   const down = await cluster.waitFor(async () => await agree(false), 'both to report the killed peer not up', DETECT_BOUND_MS)
   t.comment(`killed peer reported not up by status and /metrics ${down} ms after kill -9`)
   const after = await scrape(port)
   t.is((after.get('swarmfs_peers{state="suspect"}') ?? 0) + (after.get('swarmfs_peers{state="down"}') ?? 0), 1, 'counted as suspect or down')
+
+  // The dead peer held a copy of every chunk (R = 3 of 3 peers); with --no-grace, repair stops counting
+  // on it at once: two live copies is all two live peers can hold, so nothing is short any more.
+  const repair = await watcher.sh(`node ${CLI} repair --data ${watcher.data} --no-grace --json`)
+  const repairJob = JSON.parse(repair.stdout) as { state: string, progress: Record<string, number> }
+  t.is(repair.code, 0, `repair --no-grace exits 0: ${repair.stdout.trim()} ${repair.stderr.trim()}`)
+  t.ok(repairJob.state === 'done' && repairJob.progress.chunksDone! >= 3 && repairJob.progress.underReplicated === 0, 'every chunk checked, none short')
 
   await victim.start()
   const up = await cluster.waitFor(async () => await agree(true), 'both to report the restarted peer up', DETECT_BOUND_MS * 2)

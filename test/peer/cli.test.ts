@@ -52,6 +52,10 @@ test('the daemon refuses a key file that others can read', async (t) => {
 test('usage errors exit 2 with help; --help exits 0', async (t) => {
   t.is((await sh(`node ${CLI} frobnicate`)).code, 2)
   t.is((await sh(`node ${CLI} up --data /nonexistent`)).code, 2, 'a missing --mount is a usage error')
+  const unknown = await sh(`node ${CLI} scrub --data /nonexistent --frobnicate`)
+  t.is(unknown.code, 2, 'an unknown option is a usage error')
+  t.ok(unknown.stderr.includes('Usage: swarmfs scrub'), 'followed by the command\'s usage')
+  t.is((await sh(`node ${CLI} status`)).code, 2, 'a missing --data is a usage error')
   const help = await sh(`node ${CLI} up --help`)
   t.is(help.code, 0)
   t.ok(help.stdout.includes('--allow-other'))

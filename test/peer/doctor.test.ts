@@ -9,7 +9,7 @@ import path from 'node:path'
 import { BootstrapNode } from '../helpers/cluster.js'
 import { CLI, run, sh, tempDirectory } from '../helpers/peer.js'
 
-const COMMANDS = ['init', 'invite', 'join', 'up', 'status', 'remove', 'bootstrap', 'unmount', 'demo', 'doctor']
+const COMMANDS = ['init', 'invite', 'join', 'up', 'status', 'scrub', 'repair', 'rebalance', 'import', 'remove', 'bootstrap', 'unmount', 'demo', 'doctor']
 
 async function freshDataDir (t: any): Promise<{ base: string, data: string }> {
   const base = await tempDirectory()
@@ -77,7 +77,7 @@ test('every command prints its usage for --help and exits 0', async (t) => {
   t.is(main.code, 0)
   t.alike(COMMANDS.filter((command) => !new RegExp(`^  ${command} `, 'm').test(main.stdout)), [], 'the main help lists every command')
   const up = await sh(`node ${CLI} up --help`)
-  t.ok(up.stdout.includes('flags > environment > defaults'), 'up --help documents the precedence')
+  t.ok(up.stdout.includes('flags > environment > config file > defaults'), 'up --help documents the precedence')
 })
 
 test('up takes --data and --mount from the environment; flags win', async (t) => {

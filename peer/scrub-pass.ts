@@ -1,0 +1,68 @@
+// One scrubbing pass over the chunks this peer stores: each is verified in full (every block opens, the
+// plaintext hashes to its id) and a bad copy is replaced when another peer has a good one. The
+// background scrubber paces a pass to a byte rate so it never crowds out file traffic; a pass an
+// operator asks for (`swarmfs scrub`) runs unpaced. Progress is counted in the caller's object.
+import type { ChunkId } from './chunks/chunk-id.js'
+import type { ChunkStore } from './chunks/chunk-store.js'
+import { ChunkMissingError } from './chunks/chunk-store.js'
+import type { PassProgress } from './pass-jobs.js'
+
+export interface ScrubOutcome {
+  /** Sealed bytes verified (0 when the chunk was replaced or is gone). */
+  bytes: number
+  repaired: boolean
+}
+
+export interface ScrubPassOptions {
+  /** Verifies one chunk; throws when a bad copy could not be replaced. */
+  scrubOne: (id: ChunkId) => Promise<ScrubOutcome>
+  /** Pace in sealed bytes per second; null: as fast as the disk answers. */
+  bytesPerSecond: number | null
+  progress: PassProgress
+  /** Asked before each chunk: true ends the pass early (stopping, or a requested pass comes first). */
+  interrupted: () => boolean
+  sleep: (ms: number) => Promise<void>
+  onFailure: (id: ChunkId, error: unknown) => void
+  now?: () => number
+}
+
+/** Every chunk id in the store, listed up front so that the pass has a total to report against. */
+export async function storedChunks (store: ChunkStore): Promise<ChunkId[]> {
+  const ids: ChunkId[] = []
+  for await (const id of store.list()) ids.push(id)
+  return ids
+}
+
+/** Runs the pass over `ids`; resolves true when it got through all of them, false when interrupted. */
+export async function scrubPass (ids: readonly ChunkId[], options: ScrubPassOptions): Promise<boolean> {
+  const { progress } = options
+  const now = options.now ?? Date.now
+  progress.chunksTotal = ids.length
+  for (const id of ids) {
+    if (options.interrupted()) return false
+    const started = now()
+    const bytes = await options.scrubOne(id).then((outcome) => {
+      if (outcome.repaired) progress.fixed++
+      return outcome.bytes
+    }, (error: unknown) => {
+      progress.failed++
+      options.onFailure(id, error)
+      return 0
+    })
+    progress.chunksDone++
+    progress.bytesDone += bytes
+    if (options.bytesPerSecond !== null) await options.sleep(bytes / options.bytesPerSecond * 1000 - (now() - started))
+  }
+  return true
+}
+
+/** Scrubbing for a peer running alone: a bad copy is reported, as no other peer could replace it. */
+export async function verifyLocalCopy (store: ChunkStore, id: ChunkId): Promise<ScrubOutcome> {
+  try {
+    await store.verify(id)
+    return { bytes: (await store.layout(id)).sealedBytes, repaired: false }
+  } catch (error) {
+    if (error instanceof ChunkMissingError) return { bytes: 0, repaired: false } // collected meanwhile
+    throw error
+  }
+}
