@@ -16,7 +16,6 @@ import { deriveClusterKeys, readSecret } from './cluster-keys.js'
 import { serveControl } from './control.js'
 import { dataDir } from './data-dir.js'
 import { LocalChunks } from './local-chunks.js'
-import { lineLogger } from './log.js'
 import type { Logger } from './log.js'
 import { MembershipKeeper } from './membership-keeper.js'
 import { boundPort, serveMetrics } from './metrics.js'
@@ -143,7 +142,7 @@ export class Daemon {
           const s = this.metadata?.status()
           return { term: s?.term ?? 0, commit: s?.commit ?? 0, applied: s?.applied ?? 0 }
         },
-        log: lineLogger(logger, 'info', 'network')
+        logger
       })
       await this.network.start()
     } else if (!this.peer.founder) {
@@ -167,7 +166,7 @@ export class Daemon {
     if (this.network !== undefined) this.membership = new MembershipKeeper(metadata, this.network, logger)
     await this.catchUp(metadata)
     chunks = await LocalChunks.open({
-      directory: dir.chunkDirectory, encryptionKey: keys.chunkEncryption, idKey: keys.chunkId, cacheBytesMax: this.options.cacheBytesMax
+      directory: dir.chunkDirectory, encryptionKey: keys.chunkEncryption, idKey: keys.chunkId, cacheBytesMax: this.options.cacheBytesMax, logger
     }, () => metadata.state)
     this.chunks = chunks
     // Files this peer held open when it last stopped are closed now; their chunks may be garbage.
@@ -176,8 +175,7 @@ export class Daemon {
     if (garbage > 0) logger.info('chunks.garbage_collected', { chunks: garbage })
     if (this.network !== undefined) {
       const chain = process.env.SWARMFS_REPLICATION !== 'fanout'
-      const log = lineLogger(logger, 'warn', 'chunks')
-      this.replicated = new ReplicatedChunks(chunks, this.network, { replicas: REPLICAS_DEFAULT, chain, holdersOf: (key) => metadata.state.holdersOf(key), log })
+      this.replicated = new ReplicatedChunks(chunks, this.network, { replicas: REPLICAS_DEFAULT, chain, holdersOf: (key) => metadata.state.holdersOf(key), logger })
       this.keeper = new ReplicaKeeper(metadata, chunks, this.replicated, this.network, keeperSettings(), logger)
     }
     await this.refreshDisk()

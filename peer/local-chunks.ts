@@ -1,7 +1,6 @@
 // The chunk service of a single peer: sealed chunks in the local store, verified plaintext blocks in
 // the LRU cache, and garbage collection of chunks no file references — except chunks that are pinned:
 // stored by an open file but not yet committed, or being read right now.
-import { statfs } from 'node:fs/promises'
 import type { ChunkRef } from '../metadata/fs/inode.js'
 import type { FsState } from '../metadata/fs/state.js'
 import type { ChunkService } from '../mount/services.js'
@@ -10,6 +9,8 @@ import { ChunkCache } from './chunks/chunk-cache.js'
 import { chunkIdFromHex, chunkIdToHex } from './chunks/chunk-id.js'
 import { ChunkStore } from './chunks/chunk-store.js'
 import { SealPool } from './chunks/seal-pool.js'
+import { SILENT_LOGGER } from './log.js'
+import type { Logger } from './log.js'
 
 const READ_HANDLES_MAX = 512
 
@@ -18,26 +19,31 @@ export interface LocalChunksOptions {
   encryptionKey: Buffer
   idKey: Buffer
   cacheBytesMax: number
+  /** Bytes of the disk chunks never take, kept for the metadata log; undefined: the store's default. */
+  reserveBytes?: number
+  /** Where failures of background deletes go; undefined: nowhere. */
+  logger?: Logger
 }
 
 export class LocalChunks implements ChunkService {
   readonly store: ChunkStore
   readonly cache: ChunkCache
   private readonly reader: CachedChunkReader
-  private readonly directory: string
   private readonly pins = new Map<string, number>()
-  private readonly holds = new Map<string, number>() // chunk → hold expiry (ms)
+  // chunk → when the hold ends, and whether a file already referenced the chunk when it began
+  private readonly holds = new Map<string, { untilMs: number, referencedWhenHeld: boolean }>()
   private readonly state: () => FsState
   private deletions = 0
 
   private readonly sealPool: SealPool
+  private readonly logger: Logger
 
-  private constructor (store: ChunkStore, sealPool: SealPool, cache: ChunkCache, directory: string, state: () => FsState) {
+  private constructor (store: ChunkStore, sealPool: SealPool, cache: ChunkCache, state: () => FsState, logger: Logger) {
+    this.logger = logger
     this.store = store
     this.sealPool = sealPool
     this.cache = cache
     this.reader = new CachedChunkReader(store, cache)
-    this.directory = directory
     this.state = state
   }
 
@@ -48,9 +54,11 @@ export class LocalChunks implements ChunkService {
     const sealPool = new SealPool(keys)
     // Open read handles kept: a random reader of a 2 GiB file touches 512 chunks; without a handle each
     // read pays an open (measured: random 4 KiB reads of a 1 GiB file 2.2k IOPS with 64 handles).
-    const store = await ChunkStore.open(options.directory, { ...keys, sealPool, readHandlesMax: READ_HANDLES_MAX })
+    const store = await ChunkStore.open(options.directory, {
+      ...keys, sealPool, readHandlesMax: READ_HANDLES_MAX, ...(options.reserveBytes !== undefined ? { reserveBytes: options.reserveBytes } : {})
+    })
     const cache = new ChunkCache({ bytesMax: options.cacheBytesMax })
-    return new LocalChunks(store, sealPool, cache, options.directory, state)
+    return new LocalChunks(store, sealPool, cache, state, options.logger ?? SILENT_LOGGER)
   }
 
   /** onSealed: the sealed bytes, as soon as they exist (not called for a dedupe hit sealed on this thread). */
@@ -61,13 +69,15 @@ export class LocalChunks implements ChunkService {
 
   /**
    * Keeps a chunk a peer replicated to us safe from collection while its writer may still commit it:
-   * until a file references it (releaseCommittedHolds) or `ms` pass, whichever comes first.
+   * until a file references it (releaseCommittedHolds), a file that came to reference it is gone
+   * again (collect), or `ms` pass, whichever comes first.
    */
   hold (id: Buffer, ms: number): void {
     const key = chunkIdToHex(id)
-    const already = this.holds.has(key)
-    this.holds.set(key, Date.now() + ms)
-    if (!already) this.pin(key)
+    const previous = this.holds.get(key)
+    const referencedWhenHeld = (previous?.referencedWhenHeld ?? false) || this.state().chunkReferences.has(key)
+    this.holds.set(key, { untilMs: Date.now() + ms, referencedWhenHeld })
+    if (previous === undefined) this.pin(key)
     setTimeout(() => this.releaseHold(key, false), ms).unref()
   }
 
@@ -77,7 +87,7 @@ export class LocalChunks implements ChunkService {
   }
 
   private releaseHold (key: string, committed: boolean): void {
-    const until = this.holds.get(key)
+    const until = this.holds.get(key)?.untilMs
     if (until === undefined || (!committed && until > Date.now())) return // renewed meanwhile
     this.holds.delete(key)
     this.unpin([chunkIdFromHex(key)])
@@ -94,7 +104,7 @@ export class LocalChunks implements ChunkService {
       if (count > 0) this.pins.set(key, count)
       else {
         this.pins.delete(key)
-        this.collect([key])
+        this.collectGarbage([key])
       }
     }
   }
@@ -121,13 +131,31 @@ export class LocalChunks implements ChunkService {
     await this.store.syncDirectories()
   }
 
+  /** The chunk store's disk; its reserve for the metadata log counts as used, so `df` shows what files may take. */
   async capacity (): Promise<{ totalBytes: number, freeBytes: number, availableBytes: number }> {
-    const info = await statfs(this.directory)
-    return { totalBytes: info.blocks * info.bsize, freeBytes: info.bfree * info.bsize, availableBytes: info.bavail * info.bsize }
+    return await this.store.capacity()
+  }
+
+  /** Bytes of chunks this peer can still take, as last measured (null: not measured yet). */
+  room (): number | null {
+    return this.store.room()
+  }
+
+  /**
+   * Chunks the metadata no longer references (their last file is gone): each is deleted unless pinned.
+   * A hold on one that no file referenced when the hold began has done its job — the commit it waited
+   * for landed, and that file is gone again — so it ends here rather than keeping the space for minutes.
+   */
+  collect (keys: string[]): void {
+    for (const key of keys) {
+      const hold = this.holds.get(key)
+      if (hold !== undefined && !hold.referencedWhenHeld && !this.state().chunkReferences.has(key)) this.releaseHold(key, true)
+    }
+    this.collectGarbage(keys)
   }
 
   /** Deletes the given chunks if no file references them and no open file has them pinned. */
-  collect (keys: string[]): void {
+  private collectGarbage (keys: string[]): void {
     const isGarbage = (key: string): boolean => !this.pins.has(key) && !this.state().chunkReferences.has(key)
     for (const key of keys) {
       if (!isGarbage(key)) continue
@@ -137,7 +165,7 @@ export class LocalChunks implements ChunkService {
         if (!removed) return
         this.cache.delete(id)
         this.deletions++
-      }, (error: unknown) => { console.error(`swarmfs: deleting chunk ${key} failed:`, error) })
+      }, (error: unknown) => { this.logger.warn('chunks.delete_failed', { chunk: key.slice(0, 12), error: error instanceof Error ? error : String(error) }) })
     }
   }
 
@@ -156,7 +184,7 @@ export class LocalChunks implements ChunkService {
       const key = chunkIdToHex(id)
       if (!this.state().chunkReferences.has(key)) garbage.push(key)
     }
-    this.collect(garbage)
+    this.collectGarbage(garbage)
     return garbage.length
   }
 

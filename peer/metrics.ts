@@ -16,14 +16,14 @@ export interface MetricsStatus {
   voters?: string[]
   learners?: string[]
   uptimeSeconds?: number
-  peers?: Array<{ id: string, state: string, self: boolean }>
+  peers?: Array<{ id: string, state: string, self: boolean, roomBytes?: number | null }>
   network?: { admitted: number, refused: number, closedOnBadInput: number } | null
   metadata?: { inodes?: number }
   disk?: { bytesTotal?: number, bytesFree?: number, bytesAvailable?: number } | null
   passes?: Array<{ kind: string, progress: { chunksDone: number, chunksTotal: number } }>
   chunks?: {
     cache?: { hits?: number, misses?: number, bytes?: number, bytesMax?: number }
-    replication?: { replicasWritten?: number, underReplicatedWrites?: number, stored?: number, fetched?: number, fetchFailures?: number, served?: number, readRepairs?: number } | null
+    replication?: { replicasWritten?: number, underReplicatedWrites?: number, stored?: number, fetched?: number, fetchFailures?: number, served?: number, readRepairs?: number, writtenElsewhere?: number, hedged?: number, badCopies?: number, refusedNoRoom?: number } | null
     keeper?: { copiesMade?: number, underReplicated?: number, scrubbed?: number, scrubRepaired?: number, surplusDeleted?: number, scrubPass?: number } | null
   }
 }
@@ -62,6 +62,8 @@ export function renderMetrics (status: MetricsStatus): string {
       PEER_STATES.map((state) => ({ labels: { state }, value: others.filter((peer) => peer.state === state).length })))
     metric('swarmfs_peer_up', 'gauge', '1 if the failure detector sees the peer up.',
       others.map((peer) => ({ labels: { peer: peer.id }, value: peer.state === 'up' ? 1 : 0 })))
+    metric('swarmfs_peer_room_bytes', 'gauge', 'Bytes of chunks a peer said it can still store.',
+      others.filter((peer) => typeof peer.roomBytes === 'number').map((peer) => ({ labels: { peer: peer.id }, value: peer.roomBytes as number })))
   }
   metric('swarmfs_metadata_inodes', 'gauge', 'Inodes in the filesystem.', status.metadata?.inodes)
   if (status.disk !== undefined && status.disk !== null) {
@@ -85,6 +87,10 @@ export function renderMetrics (status: MetricsStatus): string {
     metric('swarmfs_chunk_fetch_failures_total', 'counter', 'Chunk fetches from another peer that failed.', replication.fetchFailures)
     metric('swarmfs_chunk_served_total', 'counter', 'Chunks served to other peers.', replication.served)
     metric('swarmfs_read_repairs_total', 'counter', 'Bad local chunk copies replaced while reading.', replication.readRepairs)
+    metric('swarmfs_chunk_written_elsewhere_total', 'counter', 'Chunks written here that went to other peers only, this disk being out of room.', replication.writtenElsewhere)
+    metric('swarmfs_chunk_hedged_fetches_total', 'counter', 'Chunk fetches that also asked a second holder because the first was slow.', replication.hedged)
+    metric('swarmfs_chunk_bad_copies_total', 'counter', 'Chunk copies from other peers that failed verification.', replication.badCopies)
+    metric('swarmfs_chunk_refused_no_room_total', 'counter', 'Chunk copies refused here for lack of room.', replication.refusedNoRoom)
   }
   if (keeper !== null) {
     metric('swarmfs_repairs_total', 'counter', 'Chunk copies made by repair and rebalance.', keeper.copiesMade)

@@ -1,6 +1,7 @@
 // What `swarmfs status` says about each peer: its role in the metadata group, whether the failure
 // detector sees it up, when it last answered a heartbeat, and how far its applied log lags this peer's
-// commit index (from its own heartbeats). Members and every peer seen since start are listed.
+// commit index (from its own heartbeats), and how many bytes of chunks it can still take (its
+// heartbeats again). Members and every peer seen since start are listed.
 import type { NodeStatus } from '../metadata/raft/node-api.js'
 import type { ProgressStatus } from '../metadata/raft/raw-node.js'
 import type { Network } from './net/network.js'
@@ -18,6 +19,8 @@ export interface PeerView {
   lag: number | null
   /** The leader's view of the peer's log (only on the leader). */
   match: number | null
+  /** Bytes of chunks the peer can still store, as it last said (null: unknown). */
+  roomBytes: number | null
 }
 
 export function peerViews (self: string, raft: NodeStatus, progress: ReadonlyMap<string, ProgressStatus>, network: Network | undefined): PeerView[] {
@@ -30,7 +33,7 @@ export function peerViews (self: string, raft: NodeStatus, progress: ReadonlyMap
   const ids = [...new Set([self, ...voters, ...learners, ...(network?.knownPeers() ?? [])])].sort()
   return ids.map((id) => {
     if (id === self) {
-      return { id, role: roleOf(id), state: 'up', self: true, connected: true, lastHeartbeat: new Date().toISOString(), lag: raft.commit - raft.applied, match: progress.get(id)?.match ?? null }
+      return { id, role: roleOf(id), state: 'up', self: true, connected: true, lastHeartbeat: new Date().toISOString(), lag: raft.commit - raft.applied, match: progress.get(id)?.match ?? null, roomBytes: network?.roomOf(id) ?? null }
     }
     const remote = network?.peer(id)
     return {
@@ -41,7 +44,8 @@ export function peerViews (self: string, raft: NodeStatus, progress: ReadonlyMap
       connected: remote?.connected ?? false,
       lastHeartbeat: remote?.lastHeartbeatMs === null || remote === undefined ? null : new Date(remote.lastHeartbeatMs).toISOString(),
       lag: remote?.beat === null || remote === undefined ? null : Math.max(0, raft.commit - remote.beat.applied),
-      match: progress.get(id)?.match ?? null
+      match: progress.get(id)?.match ?? null,
+      roomBytes: network?.roomOf(id) ?? null
     }
   })
 }

@@ -1,7 +1,9 @@
 // Where a chunk's copies live: rendezvous (highest random weight) hashing of the chunk id against each
 // peer id. Every peer computes the same order from the same membership without coordination, adding or
 // removing a peer moves only the chunks it gains or loses, and the order doubles as the failover list
-// of a reader. Pure.
+// of a reader. A writer also heeds how much room each peer said it has left: peers short of room go to
+// the end of its list. That part is a local choice (the holders it picks are recorded in the metadata),
+// so the shared ranking stays the same on every peer. Pure.
 import { hash } from '../native/crypto.js'
 
 /** Peers ordered by preference for `chunkId`, best first. */
@@ -14,4 +16,26 @@ export function rankPeers (chunkId: Uint8Array, peers: readonly string[]): strin
 /** The `count` peers that should hold `chunkId` besides the writer, which always keeps one copy. */
 export function replicaTargets (chunkId: Uint8Array, writer: string, peers: readonly string[], count: number): string[] {
   return rankPeers(chunkId, peers.filter((peer) => peer !== writer)).slice(0, Math.max(0, count))
+}
+
+/**
+ * Room below which a peer counts as short for one more chunk: what it advertised is up to a heartbeat
+ * old, and other writers may be filling it meanwhile.
+ */
+export const ROOM_SLACK_BYTES = 8 * 1024 * 1024
+
+/**
+ * The peers a writer sends a chunk of `bytes` to, best first: the ranking without the writer, with the
+ * peers that said they lack room for it moved to the end — still tried last, as what they said may be
+ * stale. A peer that said nothing (null) counts as having room.
+ */
+export function writeOrder (chunkId: Uint8Array, writer: string, peers: readonly string[], roomOf: (peer: string) => number | null, bytes: number): string[] {
+  const ranked = rankPeers(chunkId, peers.filter((peer) => peer !== writer))
+  const short = (peer: string): boolean => isShortOfRoom(roomOf(peer), bytes)
+  return [...ranked.filter((peer) => !short(peer)), ...ranked.filter(short)]
+}
+
+/** Whether a peer that advertised `room` (null: said nothing) should be passed over for a chunk of `bytes`. */
+export function isShortOfRoom (room: number | null, bytes: number): boolean {
+  return room !== null && room < bytes + ROOM_SLACK_BYTES
 }

@@ -9,10 +9,12 @@ import type { ReplicatedMetadata } from '../metadata/replicated-metadata.js'
 import type { LocationUpdate } from '../metadata/fs/commands.js'
 import { LOCATION_UPDATES_MAX } from '../metadata/fs/commands.js'
 import { chunkIdFromHex, chunkIdToHex } from './chunks/chunk-id.js'
+import { CHUNK_BYTES } from './chunks/sealed-chunk.js'
 import type { LocalChunks } from './local-chunks.js'
 import type { Logger } from './log.js'
 import type { Network } from './net/network.js'
 import { emptyProgress } from './pass-jobs.js'
+import { isShortOfRoom } from './placement.js'
 import type { PassProgress } from './pass-jobs.js'
 import { coordinatorOf, isSurplusCopy, planChunk } from './replica-plan.js'
 import type { ChunkView } from './replica-plan.js'
@@ -138,6 +140,8 @@ export class ReplicaKeeper {
     }
     const dead = new Set([...this.silentSince].filter(([, since]) => now - since >= options.downGraceMs).map(([id]) => id))
     const newcomers = new Set(members.filter((id) => !this.baseline!.has(id)))
+    // Peers that said they lack room for another chunk: repair copies to others first, rebalance never onto them.
+    const shortOfRoom = new Set(members.filter((id) => isShortOfRoom(this.network.roomOf(id), CHUNK_BYTES)))
     const state = this.metadata.state
     const updates: LocationUpdate[] = []
     const { progress } = options
@@ -149,21 +153,21 @@ export class ReplicaKeeper {
       if (this.stopped) return false
       progress.chunksDone++
       const chunk = chunkIdFromHex(key)
-      const view: ChunkView = { chunk, holders: state.holdersOf(key), members, up, dead, newcomers, replicas: this.settings.replicas }
-      const short = view.holders.filter((id) => !dead.has(id)).length < Math.min(this.settings.replicas, members.length - dead.size)
-      if (short) underReplicated++
+      const view: ChunkView = { chunk, holders: state.holdersOf(key), members, up, dead, newcomers, short: shortOfRoom, replicas: this.settings.replicas }
+      const lacking = view.holders.filter((id) => !dead.has(id)).length < Math.min(this.settings.replicas, members.length - dead.size)
+      if (lacking) underReplicated++
       progress.underReplicated = underReplicated
       if (coordinatorOf(view) !== self || copies >= options.copiesMax) continue
       const plan = planChunk(view)
       if (plan.copyTo.length === 0 && plan.forget.length === 0) continue
       // A copy onto a newcomer while the chunk has its R live copies is rebalancing; the rest is repair.
-      const rebalancing = !short && plan.copyTo.length > 0
+      const rebalancing = !lacking && plan.copyTo.length > 0
       if ((options.only === 'repair' && rebalancing) || (options.only === 'rebalance' && !rebalancing)) continue
       const made = await this.chunks.copyTo(chunk, plan.copyTo)
       copies += made.length
       progress.fixed += made.length
       progress.failed += plan.copyTo.length - made.length
-      if (short && made.length === plan.copyTo.length && plan.copyTo.length > 0) progress.underReplicated = --underReplicated
+      if (lacking && made.length === plan.copyTo.length && plan.copyTo.length > 0) progress.underReplicated = --underReplicated
       // Forget holders only once enough copies exist elsewhere: a failed copy keeps the old holder listed.
       const forget = made.length === plan.copyTo.length ? plan.forget : plan.forget.filter((id) => dead.has(id) && made.length > 0)
       if (made.length > 0 || forget.length > 0) updates.push({ chunk, add: made, remove: forget })

@@ -3,7 +3,8 @@
 // holder — the best ranked (placement.ts) — acts for each chunk. Repair: fewer than R live holders →
 // copy to the best-ranked up peers that lack it, and forget holders dead past the grace period.
 // Rebalance: a member that joined since this peer started takes the chunk when it ranks among the
-// top R and above the worst current holder, which then drops its copy. Pure.
+// top R and above the worst current holder, which then drops its copy. Peers that said they are short
+// of room are copied to last, and never rebalanced onto. Pure.
 import { rankPeers } from './placement.js'
 
 export interface ChunkView {
@@ -14,6 +15,7 @@ export interface ChunkView {
   dead: ReadonlySet<string> // not answering for longer than the grace period
   newcomers: ReadonlySet<string> // members that joined since this peer started
   replicas: number
+  short?: ReadonlySet<string> // members that said they lack room for another chunk (placement.ts)
 }
 
 export interface ChunkPlan {
@@ -33,12 +35,16 @@ export function planChunk (view: ChunkView): ChunkPlan {
   const live = holders.filter((id) => !dead.has(id))
   const ranked = rankPeers(view.chunk, view.members.filter((id) => !dead.has(id)))
   const target = Math.min(replicas, ranked.length)
+  const short = view.short ?? new Set<string>()
   const lacking = ranked.filter((id) => !holders.includes(id) && up.has(id))
   const deadHolders = holders.filter((id) => dead.has(id))
-  if (live.length < target) return { copyTo: lacking.slice(0, target - live.length), forget: deadHolders }
+  if (live.length < target) {
+    const roomFirst = [...lacking.filter((id) => !short.has(id)), ...lacking.filter((id) => short.has(id))]
+    return { copyTo: roomFirst.slice(0, target - live.length), forget: deadHolders }
+  }
   const rank = (id: string): number => { const index = ranked.indexOf(id); return index < 0 ? Infinity : index }
   const worst = live.slice().sort((a, b) => rank(b) - rank(a))[0]
-  const newcomer = lacking.find((id) => view.newcomers.has(id) && rank(id) < target)
+  const newcomer = lacking.find((id) => view.newcomers.has(id) && rank(id) < target && !short.has(id))
   if (newcomer !== undefined && worst !== undefined && rank(worst) > rank(newcomer) && up.has(worst)) {
     return { copyTo: [newcomer], forget: [...deadHolders, worst] }
   }

@@ -1,18 +1,25 @@
 // The chunk service of a peer in a cluster: every chunk a mount stores here is also sent, sealed, to
-// R − 1 other peers chosen by rendezvous hashing (placement.ts) and counts as written once they have it
-// on disk; a chunk this peer lacks is fetched from the peers that should hold it (then any other up
-// peer), verified in full and kept locally, so the next read is local. Peers only ever see sealed bytes.
+// R − 1 other peers chosen by rendezvous hashing (placement.ts; peers that said they are short of room
+// last) and counts as written once they have it on disk. When this peer's own disk has no room, the
+// copy it would keep goes to one more peer instead. A chunk this peer lacks is fetched from the peers
+// that hold it — the likely fastest first, a second one asked too when the first is slow to answer
+// (replica-choice.ts) — verified in full and kept locally, so the next read is local; a peer that sends
+// a bad copy is logged, counted and asked last from then on. Peers only ever see sealed bytes.
+import { LRUCache } from 'lru-cache'
 import { Errno, FsError } from '../native/errno.js'
 import type { ChunkRef } from '../metadata/fs/inode.js'
 import type { ChunkService } from '../mount/services.js'
 import { chunkIdToHex, CHUNK_ID_BYTES } from './chunks/chunk-id.js'
 import { ChunkMissingError } from './chunks/chunk-store.js'
+import { ChunkStoreFullError } from './chunks/disk-room.js'
 import { ChunkCorruptError } from './chunks/sealed-chunk.js'
 import type { LocalChunks } from './local-chunks.js'
-import { rankPeers, replicaTargets } from './placement.js'
+import type { LogFields, Logger } from './log.js'
+import { rankPeers, writeOrder } from './placement.js'
+import { ReplicaChoice } from './replica-choice.js'
 import type { ChunkReply } from './net/connection.js'
 import type { Network } from './net/network.js'
-import { ChunkKind } from './net/wire.js'
+import { ChunkFailure, ChunkKind, decodeChunkFailure, encodeChunkFailure } from './net/wire.js'
 import type { ChunkMessage } from './net/wire.js'
 
 export const REPLICAS_DEFAULT = 3
@@ -20,25 +27,61 @@ export const REPLICAS_DEFAULT = 3
 const REQUEST_TIMEOUT_MS = 5_000
 /** A replica keeps what a writer sent it this long before it may collect it as unreferenced. */
 const UNCOMMITTED_HOLD_MS = 10 * 60_000
+/** Verified chunks fetched while this peer had no room to keep them, served from memory (4 MiB each). */
+const UNKEPT_CHUNKS_MAX = 8
+/** Refusals for lack of room are logged at most this often (a full peer refuses every put). */
+const NO_ROOM_LOG_INTERVAL_MS = 10_000
 const EMPTY = new Uint8Array(0)
+
+/** What this peer fetched from one other peer since it started. */
+export interface PeerFetchStats {
+  fetched: number
+  fetchedBytes: number
+  /** Gets that timed out or lost their connection. */
+  failures: number
+  /** Times another holder was asked as well because this one was slow to answer. */
+  hedged: number
+  /** Copies that failed verification. */
+  badCopies: number
+}
 
 export interface ReplicationStats {
   replicasWritten: number
   underReplicatedWrites: number
+  /** Chunks this peer wrote that went to other peers only, its own disk being out of room. */
+  writtenElsewhere: number
   fetched: number
+  fetchedBytes: number
   fetchFailures: number
+  hedged: number
+  badCopies: number
   served: number
   stored: number
+  /** Puts from other peers refused for lack of room. */
+  refusedNoRoom: number
   readRepairs: number
+  peers: Record<string, PeerFetchStats>
+}
+
+/** Where copies of a chunk went: who stored one, and who refused it for lack of room. */
+interface Placement {
+  stored: string[]
+  refused: string[]
 }
 
 export class ReplicatedChunks implements ChunkService {
   private readonly local: LocalChunks
   private readonly network: Network
   private readonly replicas: number
-  private readonly log: (line: string) => void
-  private readonly fetching = new Map<string, Promise<void>>()
-  readonly stats: ReplicationStats = { replicasWritten: 0, underReplicatedWrites: 0, fetched: 0, fetchFailures: 0, served: 0, stored: 0, readRepairs: 0 }
+  private readonly logger: Logger
+  private readonly fetching = new Map<string, Promise<Buffer | null>>()
+  private readonly unkept = new LRUCache<string, Buffer>({ max: UNKEPT_CHUNKS_MAX })
+  private readonly choice = new ReplicaChoice()
+  private lastNoRoomLogMs = 0
+  readonly stats: ReplicationStats = {
+    replicasWritten: 0, underReplicatedWrites: 0, writtenElsewhere: 0, fetched: 0, fetchedBytes: 0, fetchFailures: 0, hedged: 0,
+    badCopies: 0, served: 0, stored: 0, refusedNoRoom: 0, readRepairs: 0, peers: {}
+  }
 
   private readonly holdersOf: (chunkHex: string) => string[]
   private readonly chain: boolean
@@ -47,84 +90,119 @@ export class ReplicatedChunks implements ChunkService {
    * holdersOf: the peers the metadata lists as holding a chunk (tried first when fetching).
    * chain: place copies by chain replication (else fan-out: the writer sends every copy itself).
    */
-  constructor (local: LocalChunks, network: Network, options: { replicas: number, chain: boolean, holdersOf: (chunkHex: string) => string[], log: (line: string) => void }) {
+  constructor (local: LocalChunks, network: Network, options: { replicas: number, chain: boolean, holdersOf: (chunkHex: string) => string[], logger: Logger }) {
     this.local = local
     this.network = network
     this.replicas = options.replicas
     this.holdersOf = options.holdersOf
     this.chain = options.chain
-    this.log = options.log
+    this.logger = options.logger
     network.serveChunks(async (peerId, message) => await this.serve(peerId, message))
+    network.advertiseRoom(() => this.local.room())
   }
 
   // ---- writing ----
 
   /**
    * Stores the chunk here and on R − 1 other peers; the ref names every holder, for the commit. The
-   * copies leave as soon as the chunk is sealed, while the local copy is written and synced.
+   * copies leave as soon as the chunk is sealed, while the local copy is written and synced. When this
+   * peer's disk has no room, the copy it would have kept goes to one more peer instead.
    */
   async put (plaintext: Buffer): Promise<ChunkRef> {
-    let remote: Promise<string[]> | null = null
+    const sealing: { id?: Buffer, sealed?: Uint8Array, remote?: Promise<Placement> } = {}
     const ref = await this.local.put(plaintext, (id, sealed) => {
-      remote = this.replicate(id, sealed)
-      remote.catch(() => {}) // awaited below; this keeps an early failure from being unhandled meanwhile
+      Object.assign(sealing, { id, sealed, remote: this.place(id, sealed, this.replicas - 1, []) })
+      sealing.remote!.catch(() => {}) // awaited below; this keeps an early failure from being unhandled meanwhile
+    }).catch((error: unknown) => {
+      if (error instanceof ChunkStoreFullError && sealing.remote !== undefined) return null // placed elsewhere below
+      throw error
     })
+    if (ref === null) return await this.putElsewhere(sealing.id!, sealing.sealed!, plaintext.length, sealing.remote!)
     try {
-      const stored = await (remote ?? this.replicate(ref.id, await this.local.store.readSealed(ref.id)))
-      return { ...ref, holders: [this.network.id, ...stored] }
+      const placement = await (sealing.remote ?? this.place(ref.id, await this.local.store.readSealed(ref.id), this.replicas - 1, []))
+      return { ...ref, holders: [this.network.id, ...this.accepted(ref.id, placement, 1)] }
     } catch (error) {
       this.local.unpin([ref.id])
       throw error
     }
   }
 
+  /** This peer's disk has no room: the copy it would have kept goes to one more peer. */
+  private async putElsewhere (id: Buffer, sealed: Uint8Array, length: number, first: Promise<Placement>): Promise<ChunkRef> {
+    const placed = await first
+    const more = await this.place(id, sealed, this.replicas - placed.stored.length, [...placed.stored, ...placed.refused])
+    const holders = this.accepted(id, { stored: [...placed.stored, ...more.stored], refused: [...placed.refused, ...more.refused] }, 0)
+    this.stats.writtenElsewhere++
+    return { id, length, holders }
+  }
+
   /**
-   * Places R − 1 remote copies by chain replication: the writer sends the chunk once, to the best-ranked
-   * peer, which stores it while passing it on to the next (measured: fan-out made the writer send every
-   * chunk R − 1 times over its own link). Copies the chain could not place are sent directly to the next
-   * candidates in the ranking.
+   * The remote holders of a chunk written with `kept` local copies (1 or 0), once enough peers took it:
+   * R copies in all (fewer when fewer peers are up), at least 2 when any other peer is up. Otherwise the
+   * write fails: ENOSPC when room was what ran out, EIO when peers failed.
    */
-  private async replicate (id: Buffer, sealed: Uint8Array): Promise<string[]> {
-    const up = this.network.upPeers()
-    const wanted = Math.min(this.replicas - 1, up.length)
-    if (wanted === 0) return []
-    const candidates = replicaTargets(id, this.network.id, up, up.length)
+  private accepted (id: Buffer, placement: Placement, kept: number): string[] {
+    const up = this.network.upPeers().length
+    const wanted = Math.min(this.replicas, up + kept)
+    const needed = Math.min(2, up + kept)
+    const copies = kept + placement.stored.length
+    this.stats.replicasWritten += placement.stored.length
+    if (copies < wanted) this.stats.underReplicatedWrites++
+    if (copies < Math.max(needed, 1)) {
+      const noRoom = placement.refused.length > 0 || kept === 0
+      throw new FsError(noRoom ? Errno.ENOSPC : Errno.EIO, `chunk ${chunkIdToHex(id)} got ${copies} of ${wanted} copies${noRoom ? ' (out of room)' : ''}`)
+    }
+    if (copies < wanted) this.logger.warn('chunks.write_under_replicated', { chunk: chunkIdToHex(id).slice(0, 12), copies, wanted, action: 'repair adds the rest' })
+    return placement.stored
+  }
+
+  /**
+   * Places `copies` copies on peers other than this one and `exclude`. Chain replication: the writer
+   * sends the chunk once, to the first peer of the write order, which stores it while passing it on to
+   * the next (measured: fan-out made the writer send every chunk R − 1 times over its own link). Copies
+   * the chain could not place go directly to the next peers in the order.
+   */
+  private async place (id: Buffer, sealed: Uint8Array, copies: number, exclude: readonly string[]): Promise<Placement> {
+    const up = this.network.upPeers().filter((peer) => !exclude.includes(peer))
+    const candidates = writeOrder(id, this.network.id, up, (peer) => this.network.roomOf(peer), sealed.length)
+    const wanted = Math.min(copies, candidates.length)
+    const placement: Placement = { stored: [], refused: [] }
+    const add = (result: Placement): void => {
+      for (const peer of result.stored) if (!placement.stored.includes(peer)) placement.stored.push(peer)
+      for (const peer of result.refused) if (!placement.refused.includes(peer)) placement.refused.push(peer)
+    }
+    if (wanted <= 0) return placement
     const targets = candidates.slice(0, wanted)
-    const stored = this.chain
-      ? await this.sendAlong(targets, id, sealed)
-      : (await Promise.all(targets.map(async (peer) => await this.sendAlong([peer], id, sealed)))).flat()
+    if (this.chain) add(await this.sendAlong(targets, id, sealed))
+    else for (const result of await Promise.all(targets.map(async (peer) => await this.sendAlong([peer], id, sealed)))) add(result)
     let next = wanted
     const worker = async (): Promise<void> => {
-      while (next < candidates.length) {
-        const peer = candidates[next++]!
-        if ((await this.sendAlong([peer], id, sealed)).length > 0) {
-          stored.push(peer)
-          return
-        }
+      while (next < candidates.length && placement.stored.length < wanted) {
+        const result = await this.sendAlong([candidates[next++]!], id, sealed)
+        add(result)
+        if (result.stored.length > 0) return
       }
     }
-    await Promise.all(Array.from({ length: wanted - stored.length }, worker))
-    this.stats.replicasWritten += stored.length
-    if (stored.length === wanted) return stored
-    this.stats.underReplicatedWrites++
-    if (stored.length === 0) throw new FsError(Errno.EIO, `no peer took chunk ${chunkIdToHex(id)} (wanted ${wanted} replicas)`)
-    this.log(`chunk ${chunkIdToHex(id).slice(0, 12)} has ${stored.length + 1} of ${wanted + 1} copies; repair will add the rest`)
-    return stored
+    await Promise.all(Array.from({ length: wanted - placement.stored.length }, worker))
+    return placement
   }
 
   /**
    * Puts the chunk on chain[0], which passes it along the rest of the chain; resolves with the peers
    * that stored it. A hop that fails is skipped: the chunk goes to the one after it instead.
    */
-  private async sendAlong (chain: readonly string[], id: Buffer, sealed: Uint8Array): Promise<string[]> {
+  private async sendAlong (chain: readonly string[], id: Buffer, sealed: Uint8Array): Promise<Placement> {
+    const refused: string[] = []
     for (let i = 0; i < chain.length; i++) {
       const rest = chain.slice(i + 1)
       const reply = await this.network.requestChunk(chain[i]!, ChunkKind.Put, id, sealed, REQUEST_TIMEOUT_MS * (1 + rest.length), rest).catch(() => null)
+      // A refusal for room covers the rest of the chain only as far as it says: the next hop is tried.
+      if (reply?.kind === ChunkKind.Failed && decodeChunkFailure(reply.payload) === ChunkFailure.NoSpace) refused.push(chain[i]!)
       if (reply?.kind !== ChunkKind.Ok) continue
       const stored = storedPeers(reply.payload).filter((peer) => chain.includes(peer))
-      return [...new Set(stored)]
+      return { stored: [...new Set(stored)], refused }
     }
-    return []
+    return { stored: [], refused }
   }
 
   /** Copies a chunk this peer holds to `peers` (repair, rebalance); resolves with those that stored it. */
@@ -132,7 +210,7 @@ export class ReplicatedChunks implements ChunkService {
     if (peers.length === 0) return []
     const sealed = await this.local.store.readSealed(id)
     const results = await Promise.all(peers.map(async (peer) => await this.sendAlong([peer], id, sealed)))
-    return peers.filter((_, i) => results[i]!.length > 0)
+    return peers.filter((_, i) => results[i]!.stored.length > 0)
   }
 
   /** Verifies the local copy in full; a bad one is replaced by a verified copy from another holder. */
@@ -143,7 +221,7 @@ export class ReplicatedChunks implements ChunkService {
     } catch (error) {
       if (error instanceof ChunkMissingError) return { bytes: 0, repaired: false } // collected meanwhile
       if (!(error instanceof ChunkCorruptError)) throw error
-      this.log(`chunk ${chunkIdToHex(id).slice(0, 12)} is corrupt here (${error.message}); fetching a good copy`)
+      this.logger.warn('chunks.corrupt_local_copy', { chunk: chunkIdToHex(id).slice(0, 12), error: error.message, action: 'fetching a good copy' })
       await this.fetch(id)
       return { bytes: 0, repaired: true }
     }
@@ -164,55 +242,146 @@ export class ReplicatedChunks implements ChunkService {
       return await this.local.read(id, offset, length)
     } catch (error) {
       if (error instanceof ChunkCorruptError) {
-        this.log(`chunk ${chunkIdToHex(id).slice(0, 12)} failed verification on read (${error.message}); fetching a good copy`)
+        this.logger.warn('chunks.read_verification_failed', { chunk: chunkIdToHex(id).slice(0, 12), error: error.message, action: 'fetching a good copy' })
         this.stats.readRepairs++
       } else if (!(error instanceof ChunkMissingError)) {
         throw error
       }
     }
-    await this.fetch(id)
+    const inMemory = this.unkept.get(chunkIdToHex(id)) ?? await this.fetch(id)
+    if (inMemory !== null) return Buffer.from(inMemory.subarray(Math.min(offset, inMemory.length), Math.min(offset + length, inMemory.length)))
     return await this.local.read(id, offset, length)
   }
 
   prefetch (id: Buffer, offset: number, length: number): void {
     this.local.store.has(id).then(async (present) => {
-      if (!present) await this.fetch(id)
+      if (!present && (this.unkept.has(chunkIdToHex(id)) || (await this.fetch(id)) !== null)) return // served from memory
       this.local.prefetch(id, offset, length)
     }).catch(() => {}) // a failed read-ahead is retried by the real read
   }
 
-  /** Brings a chunk this peer lacks from the peers ranked for it; concurrent readers share one fetch. */
-  private async fetch (id: Buffer): Promise<void> {
+  /**
+   * Brings a verified copy of a chunk this peer lacks; concurrent readers share one fetch. Resolves with
+   * null once the copy is on the local disk, or with the plaintext when there was no room to keep it.
+   */
+  private async fetch (id: Buffer): Promise<Buffer | null> {
     const key = chunkIdToHex(id)
     const running = this.fetching.get(key)
     if (running !== undefined) return await running
     const fetch = this.fetchOnce(id).finally(() => this.fetching.delete(key))
     this.fetching.set(key, fetch)
-    await fetch
+    return await fetch
   }
 
-  private async fetchOnce (id: Buffer): Promise<void> {
+  private async fetchOnce (id: Buffer): Promise<Buffer | null> {
+    const key = chunkIdToHex(id)
     const up = this.network.upPeers()
-    const listed = this.holdersOf(chunkIdToHex(id)).filter((peer) => up.includes(peer))
-    const others = rankPeers(id, up.filter((peer) => !listed.includes(peer)))
-    // Recorded holders first, the least busy of them first (fewest chunk requests outstanding from here).
-    const byLoad = listed.slice().sort((a, b) => this.network.outstanding(a) - this.network.outstanding(b))
-    for (const peer of [...byLoad, ...others]) {
-      const reply = await this.network.requestChunk(peer, ChunkKind.Get, id, EMPTY, REQUEST_TIMEOUT_MS).catch(() => null)
-      if (reply?.kind !== ChunkKind.Ok) continue
-      try {
-        // Verified in full before it is written. A copy this peer is not listed for only serves reads:
-        // no fdatasync (a crash costs a refetch); one it should hold (a scrub repair) is made durable.
-        const durable = listed.length === 0 || this.holdersOf(chunkIdToHex(id)).includes(this.network.id)
-        await this.local.store.putSealed(id, reply.payload, { durable })
-        this.stats.fetched++
-        return
-      } catch (error) {
-        this.log(`peer ${peer.slice(0, 12)} sent a bad copy of chunk ${chunkIdToHex(id).slice(0, 12)}: ${(error as Error).message}`)
+    const listed = this.holdersOf(key).filter((peer) => up.includes(peer))
+    const now = Date.now()
+    const waiting = (peer: string): number => this.network.outstanding(peer)
+    // Recorded holders first (the likely fastest first), then any other up peer; distrusted peers last.
+    const asked = [...this.choice.order(rankPeers(id, listed), waiting, now), ...this.choice.order(rankPeers(id, up.filter((peer) => !listed.includes(peer))), waiting, now)]
+    const order = [...asked.filter((peer) => !this.choice.distrusted(peer, now)), ...asked.filter((peer) => this.choice.distrusted(peer, now))]
+    // A copy this peer is not listed for only serves reads: no fdatasync (a crash costs a refetch); one
+    // it should hold (a scrub repair) is made durable.
+    const durable = listed.length === 0 || this.holdersOf(key).includes(this.network.id)
+    const attempts = new Map<number, Promise<{ index: number, reply: ChunkReply | null }>>()
+    let next = 0
+    let launchedAt = 0
+    let hedgeAt = Infinity
+    const launch = (): void => {
+      if (next >= order.length) return
+      const index = next++
+      const peer = order[index]!
+      launchedAt = Date.now()
+      hedgeAt = launchedAt + this.choice.hedgeDelayMs(peer, waiting(peer), launchedAt)
+      attempts.set(index, this.ask(peer, id).then((reply) => ({ index, reply })))
+    }
+    launch()
+    while (attempts.size > 0) {
+      const settled = await firstOf([...attempts.values()], next < order.length ? hedgeAt - Date.now() : Infinity)
+      if (settled === null) {
+        // The holder asked last is slow to answer: ask the next one as well, and take whichever is first.
+        const slow = order[next - 1]!
+        this.choice.unanswered(slow, Date.now() - launchedAt, Date.now())
+        this.peerStats(slow).hedged++
+        this.stats.hedged++
+        launch()
+        continue
       }
+      attempts.delete(settled.index)
+      if (settled.reply?.kind === ChunkKind.Ok) {
+        const kept = await this.keep(id, order[settled.index]!, settled.reply.payload, durable)
+        if (kept !== 'bad copy') return kept
+      }
+      launch() // that one failed: the next holder at once, whatever is still in flight
     }
     this.stats.fetchFailures++
-    throw new FsError(Errno.EIO, `no reachable peer holds chunk ${chunkIdToHex(id)}`)
+    throw new FsError(Errno.EIO, `no reachable peer holds a good copy of chunk ${key}`)
+  }
+
+  /** One get; null when the peer did not answer in time or the connection went. */
+  private async ask (peer: string, id: Buffer): Promise<ChunkReply | null> {
+    const started = Date.now()
+    try {
+      const reply = await this.network.requestChunk(peer, ChunkKind.Get, id, EMPTY, REQUEST_TIMEOUT_MS)
+      if (reply.kind === ChunkKind.Ok) this.choice.answered(peer, Date.now() - started, reply.payload.length, Date.now())
+      return reply
+    } catch {
+      this.choice.unanswered(peer, Date.now() - started, Date.now())
+      this.peerStats(peer).failures++
+      return null
+    }
+  }
+
+  /**
+   * Verifies a copy from `peer` and keeps it: on disk (null), or in memory when the disk refuses it
+   * (the plaintext); 'bad copy' when it fails verification.
+   */
+  private async keep (id: Buffer, peer: string, sealed: Uint8Array, durable: boolean): Promise<Buffer | null | 'bad copy'> {
+    try {
+      await this.local.store.putSealed(id, sealed, { durable })
+      this.credit(peer, sealed.length)
+      return null
+    } catch (error) {
+      if (error instanceof ChunkCorruptError) {
+        this.badCopy(peer, id, error)
+        return 'bad copy'
+      }
+      // Verified before the write was tried: the copy is good, this disk just would not take it.
+      this.logNoRoom('chunks.fetched_not_kept', { chunk: chunkIdToHex(id).slice(0, 12), error: (error as Error).message, action: 'serving it from memory' })
+      const plaintext = this.local.store.openSealed(id, sealed)
+      this.unkept.set(chunkIdToHex(id), plaintext)
+      this.credit(peer, sealed.length)
+      return plaintext
+    }
+  }
+
+  private credit (peer: string, bytes: number): void {
+    const stats = this.peerStats(peer)
+    stats.fetched++
+    stats.fetchedBytes += bytes
+    this.stats.fetched++
+    this.stats.fetchedBytes += bytes
+  }
+
+  private badCopy (peer: string, id: Buffer, error: Error): void {
+    this.choice.misbehaved(peer, Date.now())
+    this.peerStats(peer).badCopies++
+    this.stats.badCopies++
+    this.logger.warn('chunks.bad_copy_from_peer', { peer: peer.slice(0, 12), chunk: chunkIdToHex(id).slice(0, 12), error: error.message, action: 'asked last from now on' })
+  }
+
+  private peerStats (peer: string): PeerFetchStats {
+    this.stats.peers[peer] ??= { fetched: 0, fetchedBytes: 0, failures: 0, hedged: 0, badCopies: 0 }
+    return this.stats.peers[peer]
+  }
+
+  /** Out of room, the same warning would come for every chunk: one per interval is enough. */
+  private logNoRoom (event: string, fields: LogFields): void {
+    if (Date.now() - this.lastNoRoomLogMs < NO_ROOM_LOG_INTERVAL_MS) return
+    this.lastNoRoomLogMs = Date.now()
+    this.logger.warn(event, fields)
   }
 
   // ---- serving other peers ----
@@ -238,11 +407,20 @@ export class ReplicatedChunks implements ChunkService {
       await this.local.store.syncDirectories()
       this.stats.stored++
     } catch (error) {
-      this.log(`refused chunk ${chunkIdToHex(id).slice(0, 12)} from ${peerId.slice(0, 12)}: ${(error as Error).message}`)
-      await downstream
-      return { kind: ChunkKind.Failed, payload: EMPTY }
+      const noRoom = error instanceof ChunkStoreFullError
+      const fields = { chunk: chunkIdToHex(id).slice(0, 12), peer: peerId.slice(0, 12), error: (error as Error).message }
+      if (noRoom) {
+        this.stats.refusedNoRoom++
+        this.logNoRoom('chunks.refused_from_peer', fields)
+      } else {
+        this.logger.warn('chunks.refused_from_peer', fields)
+      }
+      // Those down the chain may have stored it all the same: the writer learns who did.
+      const others = await downstream
+      if (others.stored.length > 0) return { kind: ChunkKind.Ok, payload: peerKeys(others.stored) }
+      return { kind: ChunkKind.Failed, payload: encodeChunkFailure(noRoom || others.refused.length > 0 ? ChunkFailure.NoSpace : ChunkFailure.Unspecified) }
     }
-    return { kind: ChunkKind.Ok, payload: Buffer.concat([this.network.id, ...await downstream].map((peer) => Buffer.from(peer, 'hex'))) }
+    return { kind: ChunkKind.Ok, payload: peerKeys([this.network.id, ...(await downstream).stored]) }
   }
 
   async capacity (): Promise<{ totalBytes: number, freeBytes: number, availableBytes: number }> {
@@ -255,4 +433,20 @@ function storedPeers (payload: Uint8Array): string[] {
   const peers: string[] = []
   for (let offset = 0; offset + 32 <= payload.length; offset += 32) peers.push(Buffer.from(payload.subarray(offset, offset + 32)).toString('hex'))
   return peers
+}
+
+function peerKeys (peers: readonly string[]): Buffer {
+  return Buffer.concat(peers.map((peer) => Buffer.from(peer, 'hex')))
+}
+
+/** The first of `promises` to settle, or null when `ms` pass first. */
+async function firstOf<T> (promises: ReadonlyArray<Promise<T>>, ms: number): Promise<T | null> {
+  if (ms === Infinity) return await Promise.race(promises)
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), Math.max(0, ms)) })
+  try {
+    return await Promise.race([...promises, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
 }

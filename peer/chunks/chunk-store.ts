@@ -1,13 +1,17 @@
 // Sealed chunks on the local disk, one file per chunk: <dir>/ab/abcdef… (256 fan-out directories keep
 // each directory small). Writes go to <dir>/tmp/ and are renamed into place after fdatasync, so a reader
 // never sees a half-written file under a chunk's name; a file torn anyway (crash, disk fault) fails its
-// size or authentication checks and is reported as ChunkCorruptError, never returned as data.
+// size or authentication checks and is reported as ChunkCorruptError, never returned as data. Writes
+// stop short of filling the disk (disk-room.ts): a write that does not fit, or that the disk refuses
+// anyway, fails with ChunkStoreFullError (ENOSPC) and leaves nothing behind.
 // Only node:fs/promises: this runs in the process that answers FUSE, where a synchronous call stalls
 // every operation (STACK.md §7).
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { KEY_BYTES, randomBytes } from '../../native/crypto.js'
 import { type ChunkId, assertChunkId, chunkIdFromHex, chunkIdOf, chunkIdToHex, isChunkIdHex } from './chunk-id.js'
+import { ChunkStoreFullError, DiskRoom } from './disk-room.js'
+import type { DiskSpace } from './disk-room.js'
 import type { SealPool } from './seal-pool.js'
 import { type OpenFile, READ_HANDLES_MAX_DEFAULT, ReadHandleCache } from './read-handle-cache.js'
 import {
@@ -35,6 +39,8 @@ export interface ChunkStoreOptions extends ChunkKeys {
   readonly readHandlesMax?: number
   /** Hash and seal puts on worker threads (owned by the caller, same keys); without it, on this thread. */
   readonly sealPool?: SealPool
+  /** Bytes of the disk chunks never take (see disk-room.ts); undefined: 5 % of it, 16 MiB to 1 GiB. */
+  readonly reserveBytes?: number
 }
 
 export interface ChunkStoreStats {
@@ -50,16 +56,18 @@ export class ChunkStore {
   private readonly handles: ReadHandleCache<ChunkLayout>
   private directorySync: Promise<void> = Promise.resolve()
   private queuedSync: Promise<void> | null = null // the sync that will start after the running one
+  private readonly disk: DiskRoom
 
-  private constructor (readonly dir: string, private readonly keys: ChunkKeys, readHandlesMax: number, private readonly sealPool: SealPool | null) {
+  private constructor (readonly dir: string, private readonly keys: ChunkKeys, readHandlesMax: number, private readonly sealPool: SealPool | null, reserveBytes: number | undefined) {
     this.handles = new ReadHandleCache<ChunkLayout>(readHandlesMax)
+    this.disk = new DiskRoom(dir, reserveBytes === undefined ? {} : { reserveBytes })
   }
 
   /** Creates the layout if needed and removes temp files a crash left behind. */
   static async open (dir: string, options: ChunkStoreOptions): Promise<ChunkStore> {
     if (options.encryptionKey.length !== KEY_BYTES || options.idKey.length !== KEY_BYTES) throw new RangeError('chunk keys must be 32 bytes')
     const keys = { encryptionKey: options.encryptionKey, idKey: options.idKey }
-    const store = new ChunkStore(dir, keys, options.readHandlesMax ?? READ_HANDLES_MAX_DEFAULT, options.sealPool ?? null)
+    const store = new ChunkStore(dir, keys, options.readHandlesMax ?? READ_HANDLES_MAX_DEFAULT, options.sealPool ?? null, options.reserveBytes)
     await mkdir(dir, { recursive: true })
     await rm(join(dir, TEMP_DIR), { recursive: true, force: true })
     await mkdir(join(dir, TEMP_DIR))
@@ -101,9 +109,20 @@ export class ChunkStore {
    * what repair of a corrupt copy needs.
    */
   async putSealed (id: ChunkId, sealed: Uint8Array, options: { durable: boolean } = { durable: true }): Promise<void> {
-    assertChunkId(id)
-    openChunk(sealed, id, this.keys)
+    this.openSealed(id, sealed)
     await this.writeAtomically(chunkIdToHex(id), sealed, options.durable)
+  }
+
+  /** The plaintext of sealed bytes from elsewhere, verified in full (ChunkCorruptError otherwise); nothing is stored. */
+  openSealed (id: ChunkId, sealed: Uint8Array): Buffer {
+    assertChunkId(id)
+    try {
+      return openChunk(sealed, id, this.keys)
+    } catch (error) {
+      // Whatever a peer sent, failing to open it means a bad copy, never a fault of this peer.
+      if (error instanceof ChunkCorruptError) throw error
+      throw new ChunkCorruptError(`sealed chunk does not open: ${(error as Error).message}`, { cause: error })
+    }
   }
 
   /**
@@ -214,6 +233,16 @@ export class ChunkStore {
     return { chunks, bytes }
   }
 
+  /** Bytes chunks may still take here, as last measured (null before the first measurement). */
+  room (): number | null {
+    return this.disk.room()
+  }
+
+  /** The disk's size and free space, with the reserve counted as used. */
+  async capacity (): Promise<DiskSpace> {
+    return await this.disk.capacity()
+  }
+
   /** Closes cached read handles; reads in progress finish first. */
   async close (): Promise<void> {
     await this.handles.close()
@@ -250,6 +279,7 @@ export class ChunkStore {
    */
   private async writeAtomically (hex: string, sealed: Uint8Array, durable = true): Promise<void> {
     const tempPath = join(this.dir, TEMP_DIR, `${hex}.${randomBytes(8).toString('hex')}`)
+    const release = await this.disk.claim(sealed.length)
     try {
       const file = await open(tempPath, 'wx', CHUNK_FILE_MODE)
       try {
@@ -261,7 +291,10 @@ export class ChunkStore {
       await rename(tempPath, this.chunkPath(hex))
     } catch (error) {
       await unlink(tempPath).catch(() => {})
+      if (isOutOfSpace(error)) throw new ChunkStoreFullError(`writing chunk ${hex} failed: ${(error as Error).message}`)
       throw error
+    } finally {
+      release()
     }
     this.handles.evict(hex) // a cached handle would still read the replaced (maybe corrupt) file
     this.touchedDirectories.add(fanoutName(hex))
@@ -348,6 +381,11 @@ async function preadExactly (handle: OpenFile<unknown>['handle'], position: numb
 
 function missingOr (error: unknown, hex: string): unknown {
   return isNotFound(error) ? new ChunkMissingError(`chunk ${hex} is not stored here`, { cause: error }) : error
+}
+
+function isOutOfSpace (error: unknown): boolean {
+  const code = error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined
+  return code === 'ENOSPC' || code === 'EDQUOT'
 }
 
 function isNotFound (error: unknown): boolean {

@@ -1,6 +1,7 @@
 // The peer's network: a hyperswarm node on the cluster's topic, admission of every connection
 // (connection.ts), one admitted connection per peer id, Raft messages routed by destination (this is
-// the Raft Transport), and heartbeats feeding the failure detector. Peer ids are hex Noise public keys.
+// the Raft Transport), and heartbeats feeding the failure detector and telling each peer how much room
+// for chunks the others have. Peer ids are hex Noise public keys.
 // Peers in `isRemoved` are refused before any data flows; peers that fail admission are refused for a
 // while, so their redials cost nothing.
 import HyperDHT from 'hyperdht'
@@ -15,6 +16,7 @@ import { FailureDetector } from './failure-detector.js'
 import type { PeerState } from './failure-detector.js'
 import { ChunkKind, HealthKind } from './wire.js'
 import type { Beat, ChunkMessage, HealthMessage } from './wire.js'
+import type { Logger } from '../log.js'
 
 export const BEAT_INTERVAL_MS = 1_000
 const REFUSED_FOR_MS = 60_000
@@ -34,7 +36,7 @@ export interface NetworkOptions {
   isRemoved: (peerId: string) => boolean
   /** What this peer's heartbeats tell the others. */
   localBeat: () => Omit<Beat, 'sequence'>
-  log: (line: string) => void
+  logger: Logger
 }
 
 export interface RemotePeer {
@@ -58,6 +60,7 @@ export class Network implements Transport {
   private readonly known = new Set<string>()
   private receiver: (message: Message) => void = () => {}
   private chunkServer: (peerId: string, message: ChunkMessage) => Promise<ChunkReply> = async () => ({ kind: ChunkKind.Failed, payload: new Uint8Array(0) })
+  private localRoom: () => number | null = () => null
   private sequence = 0
   private members: string[] = []
   private readonly timers: NodeJS.Timeout[] = []
@@ -72,7 +75,7 @@ export class Network implements Transport {
       ...(options.bootstrap !== undefined ? { bootstrap: options.bootstrap } : {}),
       ...(options.host !== undefined ? { host: options.host, firewalled: false } : {})
     })
-    this.dht.on('error', (error) => options.log(`dht error: ${error.message}`))
+    this.dht.on('error', (error) => options.logger.warn('network.dht_error', { error: error.message }))
     this.swarm = new Hyperswarm({
       dht: this.dht,
       keyPair: options.keyPair,
@@ -110,6 +113,17 @@ export class Network implements Transport {
     const connection = this.connections.get(peerId)
     if (connection === undefined) throw new PeerUnavailableError(`peer ${short(peerId)} is not connected`)
     return await connection.requestChunk(kind, chunkId, payload, timeoutMs, chain.map((id) => Buffer.from(id, 'hex')))
+  }
+
+  /** What this peer's heartbeats say about its room for chunks (bytes; null: unknown, not sent). */
+  advertiseRoom (room: () => number | null): void {
+    this.localRoom = room
+  }
+
+  /** The room for chunks `peerId` last advertised (this peer's own for its id), or null when unknown. */
+  roomOf (peerId: string): number | null {
+    if (peerId === this.id) return this.localRoom()
+    return this.beats.get(peerId)?.room ?? null
   }
 
   /** Chunk requests this peer has waiting on `peerId` (load, for choosing among replicas). */
@@ -197,7 +211,7 @@ export class Network implements Transport {
     this.known.add(connection.peerId)
     this.detector.connected(connection.peerId)
     this.stats.admitted++
-    this.options.log(`peer ${short(connection.peerId)} connected`)
+    this.options.logger.info('network.peer_connected', { peer: short(connection.peerId) })
   }
 
   private closed (connection: PeerConnection, reason: string, refused: boolean): void {
@@ -207,12 +221,12 @@ export class Network implements Transport {
     }
     if (reason.startsWith('malformed') || reason.startsWith('unprocessable')) this.stats.closedOnBadInput++
     if (this.connections.get(connection.peerId) !== connection) {
-      if (refused || !connection.admitted) this.options.log(`refused connection from ${short(connection.peerId)}: ${reason}`)
+      if (refused || !connection.admitted) this.options.logger.warn('network.connection_refused', { peer: short(connection.peerId), reason })
       return
     }
     this.connections.delete(connection.peerId)
     this.detector.disconnected(connection.peerId)
-    if (!this.closing) this.options.log(`peer ${short(connection.peerId)} disconnected: ${reason}`)
+    if (!this.closing) this.options.logger.info('network.peer_disconnected', { peer: short(connection.peerId), reason })
   }
 
   // ---- heartbeats ----
@@ -222,7 +236,7 @@ export class Network implements Transport {
     this.detector.expire(now)
     // Refusals expire here, or every key that ever failed admission would stay in the map for good.
     for (const [peerId, until] of this.refusedUntil) if (until <= now) this.refusedUntil.delete(peerId)
-    const local = this.options.localBeat()
+    const local = this.localBeat()
     for (const connection of this.connections.values()) {
       const sequence = ++this.sequence
       this.detector.sent(connection.peerId, sequence, now)
@@ -233,8 +247,13 @@ export class Network implements Transport {
   private health (connection: PeerConnection, message: HealthMessage): void {
     const { kind, sequence, ...beat } = message
     this.beats.set(connection.peerId, beat)
-    if (kind === HealthKind.Beat) connection.sendHealth({ kind: HealthKind.Ack, sequence, ...this.options.localBeat() })
+    if (kind === HealthKind.Beat) connection.sendHealth({ kind: HealthKind.Ack, sequence, ...this.localBeat() })
     else this.detector.acked(connection.peerId, sequence, Date.now())
+  }
+
+  private localBeat (): Omit<Beat, 'sequence'> {
+    const room = this.localRoom()
+    return { ...this.options.localBeat(), ...(room !== null ? { room } : {}) }
   }
 
   private refreshDiscovery (): void {
@@ -243,7 +262,7 @@ export class Network implements Transport {
     // leader's announce: it keeps looking until it is admitted, or it could wait forever.
     const joining = !this.members.includes(this.id)
     if (this.discovery === null || (!missing && !joining && this.connections.size > 0)) return
-    this.discovery.refresh({ client: true, server: true }).catch((error: Error) => this.options.log(`discovery refresh failed: ${error.message}`))
+    this.discovery.refresh({ client: true, server: true }).catch((error: Error) => this.options.logger.warn('network.discovery_refresh_failed', { error: error.message }))
   }
 }
 

@@ -1,5 +1,5 @@
 // What travels between peers, and the limits every decoder enforces. Each hyperswarm connection carries
-// protomux channels — Raft and health today, chunks later — and each channel opens with the same
+// protomux channels — Raft, health and chunks — and each channel opens with the same
 // handshake: the protocol version and a capability proving cluster membership (capability.ts).
 // Every decoder reads exactly its input and throws WireError on anything else, so a malformed or
 // oversized frame closes that one connection and nothing more.
@@ -7,7 +7,11 @@ import c from 'compact-encoding'
 import { DecodeError, messageCodec } from '../../metadata/raft/messages.js'
 import type { Message } from '../../metadata/raft/messages.js'
 
-export const PROTOCOL_VERSION = 1
+/**
+ * 2: heartbeats may carry the sender's room for chunks, and a Failed chunk reply may say why. A peer of
+ * version 1 rejects such beats as malformed, so the versions refuse each other at the handshake instead.
+ */
+export const PROTOCOL_VERSION = 2
 export const CAPABILITY_BYTES = 32
 /** Raft frames: an append batch is at most 1 MiB of entries and one entry at most 16 MiB (a huge chunk list). */
 export const RAFT_FRAME_BYTES_MAX = 17 * 1024 * 1024
@@ -42,6 +46,8 @@ export interface Beat {
   term: number
   commit: number
   applied: number
+  /** Bytes of chunks the sender can still store (writers place copies elsewhere when it is short); absent: unknown. */
+  room?: number
 }
 
 /** Heartbeats and their acknowledgements share one message shape: an ack echoes the sequence. */
@@ -52,21 +58,29 @@ export interface HealthMessage extends Beat {
   kind: HealthKind
 }
 
+// The room is an optional last field: a message ends either after `applied` or after the room.
 const healthBody: c.Encoder<HealthMessage> = {
   preencode (state, m) {
     c.uint.preencode(state, m.kind)
-    for (const n of [m.sequence, m.term, m.commit, m.applied]) c.uint.preencode(state, n)
+    for (const n of healthNumbers(m)) c.uint.preencode(state, n)
   },
   encode (state, m) {
     c.uint.encode(state, m.kind)
-    for (const n of [m.sequence, m.term, m.commit, m.applied]) c.uint.encode(state, n)
+    for (const n of healthNumbers(m)) c.uint.encode(state, n)
   },
   decode (state) {
     const kind = c.uint.decode(state)
     if (kind !== HealthKind.Beat && kind !== HealthKind.Ack) throw new WireError(`unknown health message kind ${kind}`)
     const [sequence, term, commit, applied] = [0, 0, 0, 0].map(() => safe(c.uint.decode(state))) as [number, number, number, number]
-    return { kind, sequence, term, commit, applied }
+    if (state.start === state.end) return { kind, sequence, term, commit, applied }
+    return { kind, sequence, term, commit, applied, room: safe(c.uint.decode(state)) }
   }
+}
+
+function healthNumbers (m: HealthMessage): number[] {
+  const numbers = [m.sequence, m.term, m.commit, m.applied]
+  if (m.room !== undefined) numbers.push(Math.max(0, Math.floor(m.room)))
+  return numbers
 }
 
 function safe (n: number): number {
@@ -120,6 +134,18 @@ export function decodeRaft (bytes: Uint8Array): Message {
 export const ChunkKind = { Get: 0, Put: 1, Ok: 2, Missing: 3, Failed: 4 } as const
 export type ChunkKind = typeof ChunkKind[keyof typeof ChunkKind]
 
+/** Why a request failed, in the payload of a Failed reply (one byte; empty or unknown: unspecified). */
+export const ChunkFailure = { Unspecified: 0, NoSpace: 1 } as const
+export type ChunkFailure = typeof ChunkFailure[keyof typeof ChunkFailure]
+
+export function encodeChunkFailure (reason: ChunkFailure): Uint8Array {
+  return reason === ChunkFailure.Unspecified ? new Uint8Array(0) : Uint8Array.of(reason)
+}
+
+export function decodeChunkFailure (payload: Uint8Array): ChunkFailure {
+  return payload.length === 1 && payload[0] === ChunkFailure.NoSpace ? ChunkFailure.NoSpace : ChunkFailure.Unspecified
+}
+
 /** Peers a put is passed on to after the receiver (chain replication), at most. */
 export const CHAIN_PEERS_MAX = 8
 
@@ -128,7 +154,8 @@ export interface ChunkMessage {
   requestId: number
   chunkId: Uint8Array // 32 bytes; zeros in replies
   // A put: the sealed chunk. An Ok reply to a get: the sealed chunk; to a put: the 32-byte keys of the
-  // peers that stored it, the receiver first. Empty otherwise.
+  // peers that stored it (the receiver first, unless it refused and only peers down the chain stored
+  // it). A Failed reply: its reason (encodeChunkFailure). Empty otherwise.
   payload: Uint8Array
   /** A put only: the public keys (32 bytes each) of the peers the receiver passes the chunk on to. */
   chain?: Uint8Array[]

@@ -157,6 +157,8 @@ export interface ClusterOptions {
   /** Network namespace and address per peer (index-aligned); omitted: everything on 127.0.0.1. */
   hosts?: Array<{ netns: string, host: string }>
   bootstrapHost?: { netns: string, host: string }
+  /** Runs before each peer's data directory is created (e.g. to mount a small filesystem there). */
+  prepare?: (peer: ClusterPeer) => Promise<void>
 }
 
 export class Cluster {
@@ -180,6 +182,7 @@ export class Cluster {
     })
     const cluster = new Cluster(base, bootstrap, peers)
     try {
+      for (const peer of peers) await options.prepare?.(peer)
       await peers[0]!.init()
       const invite = await peers[0]!.invite()
       for (const peer of peers.slice(1)) await peer.init(invite)

@@ -1,8 +1,9 @@
 // A test-side hyperswarm client that pretends to be a swarmfs peer: its own DHT node on loopback (the
 // cluster's bootstrap node, never the public DHT), the two protomux channels with a handshake of our
 // choosing on every channel of PROTOCOLS (the right capability, a random one, one made with another cluster's key, or no handshake
-// at all), a record of every connection and of whether any Raft or health message ever arrived, and
-// raw frames sent on either channel. Everything it opens is closed by close().
+// at all), a record of every connection and of whether any Raft or health message ever arrived, raw
+// frames sent on either channel, and an optional handler that sees every frame received (to play a
+// part in the protocol). Everything it opens is closed by close().
 import c from 'compact-encoding'
 import HyperDHT from 'hyperdht'
 import type { KeyPair } from 'hyperdht'
@@ -28,6 +29,8 @@ export interface ImpostorOptions {
   authKey: Buffer | 'random' | 'silent' | 'malformed'
   version?: number
   keyPair?: KeyPair
+  /** Called with every frame received, after it is counted. */
+  onFrame?: (connection: ImpostorConnection, channel: ChannelName, bytes: Uint8Array) => void
 }
 
 /** One connection as the impostor saw it. */
@@ -65,7 +68,13 @@ export class ImpostorConnection {
         }
       })
       if (channel === null) throw new Error(`impostor: ${name} channel exists already`)
-      this.messages.set(name, channel.addMessage({ encoding: c.raw, onmessage: () => { this.received[name]++ } }))
+      this.messages.set(name, channel.addMessage({
+        encoding: c.raw,
+        onmessage: (bytes: Uint8Array) => {
+          this.received[name]++
+          options.onFrame?.(this, name, bytes)
+        }
+      }))
       if (options.authKey === 'malformed') {
         channel.open(Uint8Array.from([options.version ?? PROTOCOL_VERSION, ...randomBytes(7)])) // 8 bytes where 33 are due
       } else {
@@ -146,6 +155,11 @@ export class Impostor {
   /** Looks the topic up as a client (it never announces itself, so nobody dials it back). */
   async join (topic: Buffer): Promise<void> {
     await this.swarm.join(topic, { client: true, server: false }).flushed()
+  }
+
+  /** Joins the topic as a member does: announced (peers dial it) and looking up (it dials them). */
+  async announce (topic: Buffer): Promise<void> {
+    await this.swarm.join(topic, { client: true, server: true }).flushed()
   }
 
   /** Dials a peer by its public key through hyperswarm (which redials it after a close, with backoff). */

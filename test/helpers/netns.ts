@@ -3,8 +3,10 @@
 // default route. A host is cut by taking its veth down on the bridge side; a group of hosts is split off
 // by moving their veths to a second bridge, so the group still reaches itself but nothing else. Names
 // carry this process's pid, so concurrent runs never collide, and stay within the 15-character limit
-// of interface names. destroy() removes every namespace, veth and bridge this object made and kills
-// nothing: processes started inside the namespaces belong to whoever started them.
+// of interface names. A host's link can be slowed down with tc's token bucket filter (both directions;
+// netem is missing from this kernel, STACK.md §5). destroy() removes every namespace, veth and bridge
+// this object made (their qdiscs go with them) and kills nothing: processes started inside the
+// namespaces belong to whoever started them.
 import { execFile, execFileSync } from 'node:child_process'
 import { access } from 'node:fs/promises'
 
@@ -26,6 +28,22 @@ async function ip (args: string[]): Promise<void> {
       else reject(new Error(`ip ${args.join(' ')} failed: ${stderr.trim() || error.message}`))
     })
   })
+}
+
+async function tc (args: string[]): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    execFile('tc', args, { timeout: COMMAND_TIMEOUT_MS }, (error, _stdout, stderr) => {
+      if (error === null) resolve()
+      else reject(new Error(`tc ${args.join(' ')} failed: ${stderr.trim() || error.message}`))
+    })
+  })
+}
+
+/** A token bucket on a link: `rate` and `burst` as tc spells them ('1mbit', '32kbit'), queueing at most `latency`. */
+export interface LinkShape {
+  rate: string
+  burst: string
+  latency: string
 }
 
 async function onPath (command: string): Promise<boolean> {
@@ -101,6 +119,27 @@ export class TestNetwork {
   /** Unplugs host i: its veth goes down on the bridge side, so it reaches nobody and nobody reaches it. */
   async cut (i: number): Promise<void> {
     await ip(['link', 'set', this.veth(i), 'down'])
+  }
+
+  /** Why links can't be shaped here, or null when they can. */
+  static async shapingUnavailable (): Promise<string | null> {
+    return (await onPath('tc')) ? null : "'tc' is not installed (iproute2)"
+  }
+
+  /**
+   * Slows host i's link down in both directions: a tbf qdisc on the bridge side of its veth (what it
+   * receives) and on its eth0 inside the namespace (what it sends).
+   */
+  async shape (i: number, shape: LinkShape): Promise<void> {
+    const tbf = ['root', 'tbf', 'rate', shape.rate, 'burst', shape.burst, 'latency', shape.latency]
+    await tc(['qdisc', 'replace', 'dev', this.veth(i), ...tbf])
+    await tc(['-n', this.hosts[i]!.netns, 'qdisc', 'replace', 'dev', 'eth0', ...tbf])
+  }
+
+  /** Removes what shape() added; a link that was never shaped is left as it is. */
+  async unshape (i: number): Promise<void> {
+    await tc(['qdisc', 'del', 'dev', this.veth(i), 'root']).catch(() => {})
+    await tc(['-n', this.hosts[i]!.netns, 'qdisc', 'del', 'dev', 'eth0', 'root']).catch(() => {})
   }
 
   /** Plugs host i back in. */

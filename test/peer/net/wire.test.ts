@@ -1,7 +1,8 @@
 // Proves the peer wire and the admission proof, without a network. Thousands of seeded random,
 // truncated and bit-flipped inputs to decodeRaft, decodeHealth, decodeHandshake and decodeInvite throw
 // WireError or InviteError and nothing else (a TypeError or RangeError inside a protomux handler would
-// crash the daemon, STYLE.md §3); valid frames round-trip; oversized frames are refused before any
+// crash the daemon, STYLE.md §3); valid frames round-trip (heartbeats with and without the sender's room
+// for chunks, which is optional and last); a Failed reply's reason decodes leniently; oversized frames are refused before any
 // decoding; a capability verifies only for the other role of the same Noise session under the same key.
 // A failing case prints its seed: SEED=n replays it.
 import test from 'brittle'
@@ -12,8 +13,8 @@ import { deriveClusterKeys } from '../../../peer/cluster-keys.js'
 import { InviteError, decodeInvite, encodeInvite } from '../../../peer/invite.js'
 import { capability, verifyCapability } from '../../../peer/net/capability.js'
 import {
-  CAPABILITY_BYTES, ChunkKind, HEALTH_FRAME_BYTES_MAX, HealthKind, PROTOCOL_VERSION, RAFT_FRAME_BYTES_MAX, WireError,
-  decodeChunkMessage, decodeHandshake, decodeHealth, decodeRaft, encodeChunkMessage, encodeHealth, encodeRaft, handshakeEncoding
+  CAPABILITY_BYTES, ChunkFailure, ChunkKind, HEALTH_FRAME_BYTES_MAX, HealthKind, PROTOCOL_VERSION, RAFT_FRAME_BYTES_MAX, WireError,
+  decodeChunkFailure, decodeChunkMessage, decodeHandshake, encodeChunkFailure, decodeHealth, decodeRaft, encodeChunkMessage, encodeHealth, encodeRaft, handshakeEncoding
 } from '../../../peer/net/wire.js'
 import type { HealthMessage } from '../../../peer/net/wire.js'
 import c from 'compact-encoding'
@@ -41,6 +42,7 @@ const raftSample = makeMessage({
 })
 const beat: HealthMessage = { kind: HealthKind.Beat, sequence: 41, term: 9, commit: 2 ** 50, applied: 2 ** 50 - 1 }
 const ack: HealthMessage = { kind: HealthKind.Ack, sequence: 41, term: 9, commit: 1, applied: 0 }
+const beatWithRoom: HealthMessage = { ...beat, room: 3 * 2 ** 40 }
 const chunkPut = { kind: ChunkKind.Put, requestId: 12, chunkId: randomBytes(32), payload: randomBytes(100), chain: [randomBytes(32), randomBytes(32)] }
 const handshake = { version: PROTOCOL_VERSION, capability: randomBytes(CAPABILITY_BYTES) }
 
@@ -89,6 +91,13 @@ test('wire: valid frames round-trip', (t) => {
   t.alike(decodeRaft(encodeRaft(vote)), vote, 'a Raft vote request')
   t.alike(decodeHealth(encodeHealth(beat)), beat, 'a heartbeat')
   t.alike(decodeHealth(encodeHealth(ack)), ack, 'an acknowledgement')
+  t.alike(decodeHealth(encodeHealth(beatWithRoom)), beatWithRoom, 'a heartbeat telling the room for chunks')
+  t.alike(decodeHealth(encodeHealth({ ...ack, room: 0 })), { ...ack, room: 0 }, 'an acknowledgement of a full peer')
+  t.ok(encodeHealth(beatWithRoom).length <= HEALTH_FRAME_BYTES_MAX, 'within the health frame limit')
+  for (const reason of [ChunkFailure.Unspecified, ChunkFailure.NoSpace]) t.is(decodeChunkFailure(encodeChunkFailure(reason)), reason, `a Failed reply's reason ${reason}`)
+  t.is(decodeChunkFailure(new Uint8Array(0)), ChunkFailure.Unspecified, 'an empty Failed payload: unspecified')
+  t.is(decodeChunkFailure(Uint8Array.of(200)), ChunkFailure.Unspecified, 'an unknown reason: unspecified')
+  t.is(decodeChunkFailure(Uint8Array.of(ChunkFailure.NoSpace, 0)), ChunkFailure.Unspecified, 'a longer payload: unspecified')
   const chunk = decodeChunkMessage(encodeChunkMessage(chunkPut))
   t.alike({ ...chunk, chunkId: Buffer.from(chunk.chunkId), payload: Buffer.from(chunk.payload), chain: chunk.chain!.map((key) => Buffer.from(key)) }, chunkPut, 'a chunk put passed along a chain')
   const decoded = decodeHandshake(c.encode(handshakeEncoding, handshake))
@@ -103,6 +112,7 @@ test('wire: random, truncated and bit-flipped frames throw WireError only', (t) 
   fuzz(t, 'decodeRaft', encodeRaft(raftSample), decodeRaft, WireError)
   fuzz(t, 'decodeHealth (beat)', encodeHealth(beat), decodeHealth, WireError)
   fuzz(t, 'decodeHealth (ack)', encodeHealth(ack), decodeHealth, WireError)
+  fuzz(t, 'decodeHealth (beat with room)', encodeHealth(beatWithRoom), decodeHealth, WireError)
   fuzz(t, 'decodeChunkMessage', encodeChunkMessage(chunkPut), decodeChunkMessage, WireError)
   fuzz(t, 'decodeHandshake', c.encode(handshakeEncoding, handshake), decodeHandshake, WireError)
 })
@@ -164,13 +174,14 @@ test('wire: not-bytes, oversized and trailing frames are refused with WireError'
     t.exception(() => decodeRaft(notBytes as unknown as Uint8Array), WireError, `decodeRaft(${JSON.stringify(notBytes)})`)
     t.exception(() => decodeHealth(notBytes as unknown as Uint8Array), WireError, `decodeHealth(${JSON.stringify(notBytes)})`)
   }
-  t.exception(() => decodeHealth(new Uint8Array([...encodeHealth(beat), 0])), WireError, 'trailing bytes after a heartbeat')
+  t.exception(() => decodeHealth(new Uint8Array([...encodeHealth(beatWithRoom), 0])), WireError, 'trailing bytes after a heartbeat')
   t.exception(() => decodeHealth(new Uint8Array(0)), WireError, 'an empty health frame')
   t.exception(() => decodeRaft(new Uint8Array(0)), WireError, 'an empty Raft frame')
   t.exception(() => decodeHealth(encodeHealth({ ...beat, kind: 2 as HealthKind })), WireError, 'an unknown health kind')
   // kind 0, then a uint64 sequence of 2^64 − 1: beyond 2^53, refused instead of silently rounded.
   const unsafe = new Uint8Array([0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0])
   t.exception(() => decodeHealth(unsafe), WireError, 'an unsafe integer')
+  t.exception(() => decodeHealth(new Uint8Array([...encodeHealth(beat), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])), WireError, 'an unsafe room')
 })
 
 test('capability: verifies for the other role of the same session under the same key only', (t) => {

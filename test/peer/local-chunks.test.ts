@@ -1,0 +1,55 @@
+// Proves how a peer keeps the copies other peers replicate to it: a held copy survives collection while
+// its writer may still commit it; once a file came to reference it and is gone again, the hold is over
+// and the copy is deleted at once (not minutes later, keeping a full disk full); a copy that some file
+// already referenced when it was held keeps its hold (that writer's own commit may still be coming).
+import test from 'brittle'
+import { randomBytes } from '../../native/crypto.js'
+import type { FsState } from '../../metadata/fs/state.js'
+import { chunkIdOf, chunkIdToHex } from '../../peer/chunks/chunk-id.js'
+import { sealChunk } from '../../peer/chunks/sealed-chunk.js'
+import { LocalChunks } from '../../peer/local-chunks.js'
+import { newKeys, tempDir } from './chunks/fixtures.js'
+
+const HOLD_MS = 60_000
+
+async function settled (): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+}
+
+test('a held copy goes once the file that referenced it is gone; one referenced when held stays held', async (t) => {
+  const keys = newKeys()
+  const references = new Map<string, number>()
+  const state = { chunkReferences: references } as unknown as FsState
+  const local = await LocalChunks.open({
+    directory: await tempDir(t), encryptionKey: Buffer.from(keys.encryptionKey), idKey: Buffer.from(keys.idKey), cacheBytesMax: 1024 * 1024
+  }, () => state)
+  t.teardown(async () => await local.close(), { order: -1 })
+  const replicate = async (): Promise<{ id: Buffer, hex: string }> => {
+    const plaintext = randomBytes(10_000)
+    const id = chunkIdOf(plaintext, keys.idKey)
+    local.hold(id, HOLD_MS)
+    await local.store.putSealed(id, sealChunk(plaintext, id, keys.encryptionKey))
+    return { id, hex: chunkIdToHex(id) }
+  }
+
+  const fresh = await replicate()
+  local.collectUnreferenced().catch(() => {})
+  await settled()
+  t.ok(await local.store.has(fresh.id), 'held: not collected before its commit lands')
+  references.set(fresh.hex, 1) // the writer's commit
+  references.delete(fresh.hex) // and the file is deleted again before anything released the hold
+  local.collect([fresh.hex])
+  await settled()
+  t.absent(await local.store.has(fresh.id), 'freed after its commit: deleted at once')
+
+  const plaintext = randomBytes(10_000)
+  const dedupe = chunkIdOf(plaintext, keys.idKey)
+  references.set(chunkIdToHex(dedupe), 1) // referenced by an existing file when another writer sends it
+  local.hold(dedupe, HOLD_MS)
+  await local.store.putSealed(dedupe, sealChunk(plaintext, dedupe, keys.encryptionKey))
+  references.delete(chunkIdToHex(dedupe))
+  local.collect([chunkIdToHex(dedupe)])
+  await settled()
+  t.ok(await local.store.has(dedupe), 'a copy referenced when it was held keeps its hold: its own writer may still commit it')
+})

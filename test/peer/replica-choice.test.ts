@@ -1,0 +1,58 @@
+// Proves how a reader picks among a chunk's holders (peer/replica-choice.ts): with nothing known the
+// given (rendezvous) order stands; a peer that answered fast goes first, one that did not answer goes
+// behind; requests already waiting on a peer count against it; a peer that sent a bad copy goes last
+// for ten minutes, then is trusted again; estimates without news are forgotten after a minute; the
+// hedge delay follows the estimate within its bounds.
+import test from 'brittle'
+import {
+  DISTRUST_MS, ESTIMATE_TTL_MS, HEDGE_DELAY_MAX_MS, HEDGE_DELAY_MIN_MS, MIB, ReplicaChoice, UNKNOWN_MS_PER_MIB
+} from '../../peer/replica-choice.js'
+
+const none = (): number => 0
+
+test('unknown peers keep the given order; a fast answer goes first, no answer goes behind', (t) => {
+  const choice = new ReplicaChoice()
+  t.alike(choice.order(['a', 'b', 'c'], none, 0), ['a', 'b', 'c'], 'nothing known: the given order')
+  choice.answered('c', 20, 4 * MIB, 0)
+  t.alike(choice.order(['a', 'b', 'c'], none, 1), ['c', 'a', 'b'], 'c answered at 5 ms/MiB: first')
+  choice.unanswered('a', 5_000, 2)
+  t.alike(choice.order(['a', 'b', 'c'], none, 3), ['c', 'b', 'a'], 'a timed out: behind the unknown b')
+  t.ok(choice.msPerMib('a', 3) >= 1_000, 'as slow as a 4 MiB chunk in 5 s')
+  choice.answered('a', 40, 4 * MIB, 4)
+  t.ok(choice.msPerMib('a', 4) > 500, 'one good answer does not undo a timeout at once')
+})
+
+test('requests waiting on a peer count against it', (t) => {
+  const choice = new ReplicaChoice()
+  choice.answered('a', 40, 4 * MIB, 0)
+  choice.answered('b', 80, 4 * MIB, 0)
+  t.alike(choice.order(['a', 'b'], none, 1), ['a', 'b'], 'a is twice as fast')
+  t.alike(choice.order(['a', 'b'], (peer) => (peer === 'a' ? 2 : 0), 1), ['b', 'a'], 'but with two requests waiting on it, b answers sooner')
+  t.alike(choice.order(['a', 'b'], (peer) => (peer === 'a' ? Infinity : 0), 1), ['b', 'a'], 'a peer without a connection goes behind')
+})
+
+test('a peer that sent a bad copy goes last for ten minutes', (t) => {
+  const choice = new ReplicaChoice()
+  choice.answered('liar', 1, 4 * MIB, 0)
+  choice.misbehaved('liar', 0)
+  t.alike(choice.order(['liar', 'b', 'c'], none, 1), ['b', 'c', 'liar'], 'fastest, but distrusted')
+  t.ok(choice.distrusted('liar', DISTRUST_MS - 1), 'still distrusted just before ten minutes')
+  t.absent(choice.distrusted('liar', DISTRUST_MS + 1), 'trusted again after')
+})
+
+test('estimates without news are forgotten; small chunks count as 64 KiB', (t) => {
+  const choice = new ReplicaChoice()
+  choice.unanswered('slow', 5_000, 0)
+  t.ok(choice.msPerMib('slow', ESTIMATE_TTL_MS) > UNKNOWN_MS_PER_MIB, 'remembered for a minute')
+  t.is(choice.msPerMib('slow', ESTIMATE_TTL_MS + 1), UNKNOWN_MS_PER_MIB, 'then asked again like an unknown peer')
+  choice.answered('tiny', 2, 1024, 0)
+  t.is(choice.msPerMib('tiny', 0), 32, '2 ms for 1 KiB: latency, counted as 2 ms per 64 KiB')
+})
+
+test('the hedge delay is a few times the expected answer, within bounds', (t) => {
+  const choice = new ReplicaChoice()
+  t.is(choice.hedgeDelayMs('unknown', 0, 0), 4 * 4 * UNKNOWN_MS_PER_MIB, 'unknown: four times a 4 MiB chunk at the assumed speed')
+  choice.answered('fast', 4, 4 * MIB, 0)
+  t.is(choice.hedgeDelayMs('fast', 0, 0), HEDGE_DELAY_MIN_MS, 'a fast peer: the minimum')
+  t.is(choice.hedgeDelayMs('fast', 1_000, 0), HEDGE_DELAY_MAX_MS, 'a long queue: the maximum')
+})

@@ -1,0 +1,197 @@
+// Proves the replicated chunk service in one process, against a scripted network of fake peers (each
+// stores what it is sent, or refuses for lack of room, or never answers, or answers late, or lies):
+//   writing — three copies along a chain; a peer out of room is passed over and the copy lands on the
+//   next one; with this peer's own disk full, three other peers take the copies; no room anywhere is
+//   ENOSPC, unreachable peers are EIO; a put to a full peer is refused with the "no space" reason,
+//   or answered with those down the chain that stored it;
+//   reading — a slow holder asked first is hedged, and the fast one answers; a bad copy is caught,
+//   counted, and its sender asked last from then on; a chunk this peer has no room to keep is served
+//   from memory.
+import test from 'brittle'
+import type { Test } from 'brittle'
+import { randomBytes } from '../../native/crypto.js'
+import { Errno, FsError } from '../../native/errno.js'
+import type { FsState } from '../../metadata/fs/state.js'
+import { chunkIdOf, chunkIdToHex } from '../../peer/chunks/chunk-id.js'
+import { CHUNK_BYTES, sealChunk } from '../../peer/chunks/sealed-chunk.js'
+import { LocalChunks } from '../../peer/local-chunks.js'
+import type { ChunkReply } from '../../peer/net/connection.js'
+import type { Network } from '../../peer/net/network.js'
+import { ChunkFailure, ChunkKind, decodeChunkFailure, encodeChunkFailure } from '../../peer/net/wire.js'
+import type { ChunkMessage } from '../../peer/net/wire.js'
+import { createLogger } from '../../peer/log.js'
+import { rankPeers } from '../../peer/placement.js'
+import { ReplicatedChunks } from '../../peer/replicated-chunks.js'
+import { newKeys, tempDir } from './chunks/fixtures.js'
+
+type Behaviour = 'stores' | 'full' | 'unreachable' | 'lies' | { slowMs: number }
+
+const SELF = '0'.repeat(64)
+
+/** Peers that answer chunk requests as scripted; a put passes down its chain like a real peer's. */
+class FakeNetwork {
+  readonly id = SELF
+  readonly behaviour = new Map<string, Behaviour>()
+  readonly stored = new Map<string, Map<string, Uint8Array>>() // peer → chunk → sealed
+  readonly gets = new Map<string, number>()
+  server: ((peerId: string, message: ChunkMessage) => Promise<ChunkReply>) | null = null
+
+  constructor (peers: Record<string, Behaviour>) {
+    for (const [peer, behaviour] of Object.entries(peers)) {
+      this.behaviour.set(peer, behaviour)
+      this.stored.set(peer, new Map())
+    }
+  }
+
+  upPeers (): string[] { return [...this.behaviour.keys()] }
+  outstanding (): number { return 0 }
+  roomOf (peer: string): number | null { return this.behaviour.get(peer) === 'full' ? 0 : null }
+  serveChunks (server: (peerId: string, message: ChunkMessage) => Promise<ChunkReply>): void { this.server = server }
+  advertiseRoom (): void {}
+
+  async requestChunk (peer: string, kind: number, id: Uint8Array, payload: Uint8Array, _timeoutMs: number, chain: string[] = []): Promise<ChunkReply> {
+    const behaviour = this.behaviour.get(peer)
+    if (behaviour === undefined || behaviour === 'unreachable') throw new Error(`${peer.slice(0, 4)} is unreachable`)
+    if (typeof behaviour === 'object') await new Promise((resolve) => setTimeout(resolve, behaviour.slowMs))
+    const hex = chunkIdToHex(Buffer.from(id))
+    const held = this.stored.get(peer)!
+    if (kind === ChunkKind.Get) {
+      this.gets.set(peer, (this.gets.get(peer) ?? 0) + 1)
+      const copy = held.get(hex)
+      if (copy === undefined) return { kind: ChunkKind.Missing, payload: new Uint8Array(0) }
+      return { kind: ChunkKind.Ok, payload: behaviour === 'lies' ? randomBytes(copy.length) : copy }
+    }
+    const downstream = chain.length === 0 ? null : await this.requestChunk(chain[0]!, kind, id, payload, 0, chain.slice(1)).catch(() => null)
+    const below = downstream?.kind === ChunkKind.Ok ? [Buffer.from(downstream.payload)] : []
+    if (behaviour === 'full') {
+      if (below.length > 0) return { kind: ChunkKind.Ok, payload: Buffer.concat(below) }
+      return { kind: ChunkKind.Failed, payload: encodeChunkFailure(ChunkFailure.NoSpace) }
+    }
+    held.set(hex, payload)
+    return { kind: ChunkKind.Ok, payload: Buffer.concat([Buffer.from(peer, 'hex'), ...below]) }
+  }
+}
+
+interface Setup { chunks: ReplicatedChunks, local: LocalChunks, network: FakeNetwork, holders: Map<string, string[]>, keys: ReturnType<typeof newKeys>, logs: string[] }
+
+async function setUp (t: Test, peers: Record<string, Behaviour>, options: { localFull?: boolean } = {}): Promise<Setup> {
+  const keys = newKeys()
+  const state = { chunkReferences: new Map<string, number>() } as unknown as FsState
+  const local = await LocalChunks.open({
+    directory: await tempDir(t), encryptionKey: Buffer.from(keys.encryptionKey), idKey: Buffer.from(keys.idKey), cacheBytesMax: 16 * 1024 * 1024,
+    ...(options.localFull === true ? { reserveBytes: Number.MAX_SAFE_INTEGER } : {})
+  }, () => state)
+  t.teardown(async () => await local.close(), { order: -1 })
+  const network = new FakeNetwork(peers)
+  const holders = new Map<string, string[]>()
+  const logs: string[] = []
+  const chunks = new ReplicatedChunks(local, network as unknown as Network, { replicas: 3, chain: true, holdersOf: (key) => holders.get(key) ?? [], logger: createLogger({ level: 'debug', format: 'text', write: (line) => logs.push(line) }) })
+  return { chunks, local, network, holders, keys, logs }
+}
+
+/** Peer ids, as many as asked, named by a digit. */
+function peerIds (count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${i + 1}`.repeat(64))
+}
+
+async function errnoOf (work: Promise<unknown>): Promise<number | null> {
+  return await work.then(() => null, (error: unknown) => (error instanceof FsError ? error.errno : -1))
+}
+
+test('writing: a chain of three copies; a full peer is passed over for the next', async (t) => {
+  const [a, b, c] = peerIds(3) as [string, string, string]
+  const { chunks } = await setUp(t, { [a]: 'stores', [b]: 'stores', [c]: 'stores' })
+  const plaintext = randomBytes(CHUNK_BYTES)
+  const ref = await chunks.put(plaintext)
+  t.is(ref.holders?.length, 3, 'this peer and two others')
+  t.is(ref.holders?.[0], SELF, 'this peer first')
+  t.alike(ref.holders?.slice(1), rankPeers(ref.id, [a, b, c]).slice(0, 2), 'the two best ranked')
+
+  const ranked = rankPeers(ref.id, [a, b, c])
+  const { chunks: other } = await setUp(t, { [ranked[0]!]: 'full', [ranked[1]!]: 'stores', [ranked[2]!]: 'stores' })
+  const placed = await other.put(plaintext)
+  t.alike(placed.holders?.slice(1).sort(), [ranked[1]!, ranked[2]!].sort(), 'the full peer holds nothing; the next one took its copy')
+})
+
+test('writing with this peer\'s disk full: three other peers take the copies; no room anywhere is ENOSPC', async (t) => {
+  const [a, b, c, d] = peerIds(4) as [string, string, string, string]
+  const { chunks, local } = await setUp(t, { [a]: 'stores', [b]: 'stores', [c]: 'stores', [d]: 'full' }, { localFull: true })
+  const ref = await chunks.put(randomBytes(CHUNK_BYTES))
+  t.alike(ref.holders?.slice().sort(), [a, b, c].sort(), 'three others, none of them full')
+  t.is(chunks.stats.writtenElsewhere, 1, 'counted')
+  t.is(await local.store.has(ref.id), false, 'nothing here')
+
+  const [e, f] = peerIds(2) as [string, string]
+  const { chunks: nowhere } = await setUp(t, { [e]: 'full', [f]: 'full' }, { localFull: true })
+  t.is(await errnoOf(nowhere.put(randomBytes(1000))), Errno.ENOSPC, 'every disk full: ENOSPC')
+  const { chunks: othersFull } = await setUp(t, { [e]: 'full', [f]: 'full' })
+  t.is(await errnoOf(othersFull.put(randomBytes(1000))), Errno.ENOSPC, 'room here but nowhere else: ENOSPC (one copy is not enough)')
+  const { chunks: cut } = await setUp(t, { [e]: 'unreachable', [f]: 'unreachable' })
+  t.is(await errnoOf(cut.put(randomBytes(1000))), Errno.EIO, 'peers unreachable: EIO')
+})
+
+test('serving a put with a full disk: refused with the reason, or answered with those down the chain', async (t) => {
+  const [a] = peerIds(1) as [string]
+  const { network, keys } = await setUp(t, { [a]: 'stores' }, { localFull: true })
+  const plaintext = randomBytes(5000)
+  const id = chunkIdOf(plaintext, keys.idKey)
+  const sealed = sealChunk(plaintext, id, keys.encryptionKey)
+  const alone = await network.server!(a, { kind: ChunkKind.Put, requestId: 1, chunkId: id, payload: sealed, chain: [] })
+  t.is(alone.kind, ChunkKind.Failed, 'nobody stored it: Failed')
+  t.is(decodeChunkFailure(alone.payload), ChunkFailure.NoSpace, 'for lack of room')
+  const chained = await network.server!(a, { kind: ChunkKind.Put, requestId: 2, chunkId: id, payload: sealed, chain: [Buffer.from(a, 'hex')] })
+  t.is(chained.kind, ChunkKind.Ok, 'the next peer of the chain stored it: Ok')
+  t.alike(Buffer.from(chained.payload), Buffer.from(a, 'hex'), 'naming that peer only')
+})
+
+/** A chunk stored on `peers` (sealed with the setup's keys) and listed as theirs. */
+function plant (setup: Setup, peers: readonly string[], length = CHUNK_BYTES): { id: Buffer, plaintext: Buffer } {
+  const plaintext = randomBytes(length)
+  const id = chunkIdOf(plaintext, setup.keys.idKey)
+  const sealed = sealChunk(plaintext, id, setup.keys.encryptionKey)
+  for (const peer of peers) setup.network.stored.get(peer)!.set(chunkIdToHex(id), sealed)
+  setup.holders.set(chunkIdToHex(id), [...peers])
+  return { id, plaintext }
+}
+
+test('reading: a slow holder asked first is hedged; the fast one answers', async (t) => {
+  const [a, b] = peerIds(2) as [string, string]
+  const setup = await setUp(t, { [a]: 'stores', [b]: 'stores' })
+  const { id, plaintext } = plant(setup, [a, b])
+  const [first, second] = rankPeers(id, [a, b]) as [string, string]
+  setup.network.behaviour.set(first, { slowMs: 6_000 })
+  const started = Date.now()
+  const bytes = await setup.chunks.read(id, 1000, 5000)
+  const ms = Date.now() - started
+  t.ok(bytes.equals(plaintext.subarray(1000, 6000)), 'the right bytes')
+  t.ok(ms < 5_000, `well before the slow holder would answer (${ms} ms)`)
+  t.is(setup.chunks.stats.peers[first]?.hedged, 1, 'the slow holder was hedged')
+  t.is(setup.chunks.stats.peers[second]?.fetched, 1, 'the other one served it')
+})
+
+test('reading: a bad copy is caught, counted, and its sender asked last from then on', async (t) => {
+  const [a, b] = peerIds(2) as [string, string]
+  const setup = await setUp(t, { [a]: 'stores', [b]: 'stores' })
+  let planted = plant(setup, [a, b])
+  while (rankPeers(planted.id, [a, b])[0] !== a) planted = plant(setup, [a, b]) // a would be asked first
+  setup.network.behaviour.set(a, 'lies')
+  t.ok((await setup.chunks.read(planted.id, 0, CHUNK_BYTES)).equals(planted.plaintext), 'the right bytes, from the honest holder')
+  t.is(setup.chunks.stats.peers[a]?.badCopies, 1, 'the bad copy is counted against its sender')
+  t.ok(setup.logs.some((line) => line.includes('event=chunks.bad_copy_from_peer') && line.includes(`peer=${a.slice(0, 12)}`)), 'and logged')
+  const getsBefore = setup.network.gets.get(a) ?? 0
+  for (let i = 0; i < 5; i++) {
+    const next = plant(setup, [a, b], 10_000)
+    t.ok((await setup.chunks.read(next.id, 0, 10_000)).equals(next.plaintext), `chunk ${i + 1} reads right`)
+  }
+  t.is(setup.network.gets.get(a) ?? 0, getsBefore, 'the liar was not asked again while the honest holder answers')
+})
+
+test('reading with no room to keep a copy: served from memory', async (t) => {
+  const [a] = peerIds(1) as [string]
+  const setup = await setUp(t, { [a]: 'stores' }, { localFull: true })
+  const { id, plaintext } = plant(setup, [a])
+  t.ok((await setup.chunks.read(id, 100, 200_000)).equals(plaintext.subarray(100, 200_100)), 'the right bytes')
+  t.is(await setup.local.store.has(id), false, 'not kept on disk')
+  t.ok((await setup.chunks.read(id, CHUNK_BYTES - 10, 100)).equals(plaintext.subarray(CHUNK_BYTES - 10)), 'read again (clamped at the end) from memory')
+  t.is(setup.network.gets.get(a), 1, 'without asking again')
+})
