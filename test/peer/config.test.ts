@@ -10,6 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { CACHE_MB_DEFAULT, ConfigError, environmentLayer, flagLayer, mergeSettings, parseConfigFile } from '../../peer/config.js'
 import { loadSettings } from '../../peer/config-file.js'
+import { fuzzCases } from '../helpers/fuzz-scale.js'
 import { seededRandom } from '../helpers/seeded-random.js'
 
 const FILE = '/etc/swarmfs/peer.conf'
@@ -143,7 +144,8 @@ test('fuzz: random and mutated files parse or fail with a ConfigError, nothing e
   let parsed = 0
   let refused = 0
   const others: string[] = []
-  for (let i = 0; i < 20_000; i++) {
+  const cases = fuzzCases(20_000)
+  for (let i = 0; i < cases; i++) {
     const text = i % 2 === 0 ? mutate(random, VALID) : randomText(random)
     for (const inDataDirectory of [false, true]) {
       try {

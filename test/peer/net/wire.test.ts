@@ -18,10 +18,11 @@ import {
 } from '../../../peer/net/wire.js'
 import type { HealthMessage } from '../../../peer/net/wire.js'
 import c from 'compact-encoding'
+import { fuzzCases } from '../../helpers/fuzz-scale.js'
 import { seededRandom } from '../../helpers/seeded-random.js'
 
 const SEED = Number(process.env.SEED ?? 20240901)
-const CASES = 5_000
+const CASES = fuzzCases(5_000)
 
 const raftSample = makeMessage({
   type: MessageType.App,
