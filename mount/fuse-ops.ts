@@ -29,6 +29,7 @@ const WRITEBACK_FILES_MAX = 64
 /** Versions of files whose pages this mount's page cache may hold, for keep_cache on the next open. */
 const CACHED_VERSIONS_MAX = 100_000
 const UNCHANGED_ID = 0xffffffff // chown's "leave as is"
+const O_APPEND = 0o2000
 const HIDDEN_PREFIX = '.fuse_hidden'
 const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.']
 
@@ -51,6 +52,9 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
   const handles = new Handles(metadata, chunks, budget)
   const writeback = new Writeback(WRITEBACK_FILES_MAX, (error) => { logger.error('writeback.failed', { error: error instanceof Error ? error : String(error) }) })
   const cachedVersions = new Map<string, number>()
+  // Names whose kernel pages hold bytes at offsets other than where they went: an O_APPEND write the
+  // kernel placed at a stale end and we moved to the real one. Their next open drops the cache.
+  const misplacedPages = new Set<string>()
   const state = (): typeof metadata.state => metadata.state
 
   async function propose (command: Command): Promise<FileId> {
@@ -126,7 +130,8 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     const inode = inodeOf(id)
     if (isDirectory(inode)) throw new FsError(Errno.EISDIR)
     const handle = handles.open(id, flags, path)
-    const keepCache = cachedVersions.get(cacheKey(id, path)) === inode.version
+    const misplaced = misplacedPages.delete(cacheKey(id, path)) // this open drops those pages
+    const keepCache = cachedVersions.get(cacheKey(id, path)) === inode.version && !misplaced
     rememberVersion(id, path)
     return { fd: handle.fd, keepCache }
   }
@@ -159,11 +164,16 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     const file = handles.close(fd)
     if (file === undefined) return
     await writeback.schedule(async () => {
+      let committed = false
       try {
         await commitFile(file)
+        committed = true
         rememberVersion(file.fileId, path)
       } finally {
-        if (handles.forget(file)) await releaseUnlinked(file)
+        if (handles.forget(file)) {
+          await releaseUnlinked(file)
+          if (!committed) file.discard() // its sealed chunks stay pinned otherwise, their space never freed
+        }
       }
     })
   }
@@ -236,7 +246,13 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       return await handles.get(fd).file.read(buffer, position)
     },
     async write (_path, fd, buffer, position) {
-      return await handles.get(fd).file.write(buffer, position)
+      const handle = handles.get(fd)
+      if ((handle.flags & O_APPEND) === 0) return await handle.file.write(buffer, position)
+      // Without writeback caching O_APPEND is ours to honour (libfuse): the kernel's offset is the size
+      // it last fetched, stale once another peer's close grew the file, and would overwrite those bytes.
+      const appended = await handle.file.append(buffer)
+      if (appended.position !== position) misplacedPages.add(cacheKey(handle.file.fileId, handle.path))
+      return appended.written
     },
     async fsync (_path, _dataOnly, fd) {
       await commitFile(handles.get(fd).file)

@@ -78,28 +78,41 @@ export class OpenFile {
   }
 
   async write (source: Buffer, position: number): Promise<number> {
+    return await this.mutex.run(async () => await this.writeLocked(source, position))
+  }
+
+  /**
+   * Writes at the end of the file as this peer knows it (O_APPEND) and returns where the bytes went. The
+   * kernel would place them at the size it last fetched, which another peer's close may have moved.
+   */
+  async append (source: Buffer): Promise<{ written: number, position: number }> {
     return await this.mutex.run(async () => {
-      this.throwPendingError()
-      const end = position + source.length
-      if (end > FILE_BYTES_MAX) throw new FsError(Errno.EFBIG)
-      for (let offset = 0; offset < source.length;) {
-        const filePosition = position + offset
-        const slot = Math.floor(filePosition / CHUNK_BYTES)
-        const inChunk = filePosition - slot * CHUNK_BYTES
-        const count = Math.min(source.length - offset, CHUNK_BYTES - inChunk)
-        const buffer = await this.bufferFor(slot)
-        this.ensureCapacity(buffer, inChunk + count)
-        if (inChunk > buffer.length) buffer.data.fill(0, buffer.length, inChunk) // a hole inside the chunk
-        source.copy(buffer.data, inChunk, offset, offset + count)
-        buffer.length = Math.max(buffer.length, inChunk + count)
-        this.localSize = Math.max(this.size, filePosition + count) // before sealing: the seal reads it
-        if (buffer.length === CHUNK_BYTES) this.startSeal(slot)
-        offset += count
-      }
-      this.localMtimeNs = nowNs()
-      await this.applyBackpressure()
-      return source.length
+      const position = this.size
+      return { written: await this.writeLocked(source, position), position }
     })
+  }
+
+  private async writeLocked (source: Buffer, position: number): Promise<number> {
+    this.throwPendingError()
+    const end = position + source.length
+    if (end > FILE_BYTES_MAX) throw new FsError(Errno.EFBIG)
+    for (let offset = 0; offset < source.length;) {
+      const filePosition = position + offset
+      const slot = Math.floor(filePosition / CHUNK_BYTES)
+      const inChunk = filePosition - slot * CHUNK_BYTES
+      const count = Math.min(source.length - offset, CHUNK_BYTES - inChunk)
+      const buffer = await this.bufferFor(slot)
+      this.ensureCapacity(buffer, inChunk + count)
+      if (inChunk > buffer.length) buffer.data.fill(0, buffer.length, inChunk) // a hole inside the chunk
+      source.copy(buffer.data, inChunk, offset, offset + count)
+      buffer.length = Math.max(buffer.length, inChunk + count)
+      this.localSize = Math.max(this.size, filePosition + count) // before sealing: the seal reads it
+      if (buffer.length === CHUNK_BYTES) this.startSeal(slot)
+      offset += count
+    }
+    this.localMtimeNs = nowNs()
+    await this.applyBackpressure()
+    return source.length
   }
 
   /** Copies bytes at `position` into `target`; returns how many (0 at end of file). Holes read as zeros. */
