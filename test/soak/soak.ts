@@ -27,20 +27,32 @@ interface SoakOptions {
   workers: number
 }
 
-function options (): SoakOptions {
-  const { values } = parseArgs({
-    options: {
-      minutes: { type: 'string', default: '10' },
+const USAGE = 'usage: npm run soak -- --minutes N [--peers 3|5] [--seed S] [--checkpoint-minutes M] [--workers W]'
+
+class UsageError extends Error {}
+
+function options (): SoakOptions | null {
+  let parsed
+  try {
+    parsed = parseArgs({
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        minutes: { type: 'string', default: '10' },
       peers: { type: 'string', default: '3' },
       seed: { type: 'string' },
-      'checkpoint-minutes': { type: 'string' },
-      workers: { type: 'string' }
-    }
-  })
+        'checkpoint-minutes': { type: 'string' },
+        workers: { type: 'string' }
+      }
+    })
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+  const { values } = parsed
+  if (values.help === true) return null
   const minutes = Number(values.minutes)
   const peers = Number(values.peers)
-  if (!(minutes > 0)) throw new Error('--minutes is a positive number')
-  if (peers !== 3 && peers !== 5) throw new Error('--peers is 3 or 5')
+  if (!(minutes > 0)) throw new UsageError('--minutes is a positive number')
+  if (peers !== 3 && peers !== 5) throw new UsageError('--peers is 3 or 5')
   return {
     minutes,
     peers,
@@ -135,6 +147,7 @@ async function soakLoop (settings: SoakOptions, run: FaultRun, stopping: () => b
 
 async function main (): Promise<number> {
   const settings = options()
+  if (settings === null) { console.log(USAGE); return 0 }
   say(`soak: seed ${settings.seed} (replay: --seed ${settings.seed}), ${settings.peers} peers, ${settings.minutes} minutes, checkpoint every ${settings.checkpointMinutes} minutes`)
   const cluster = await Cluster.start(settings.peers)
   let interrupted = false
@@ -150,6 +163,10 @@ async function main (): Promise<number> {
 }
 
 main().then((code) => process.exit(code), (error: unknown) => {
+  if (error instanceof UsageError) {
+    console.error(`${error.message}\n${USAGE}`)
+    process.exit(2)
+  }
   console.error(error instanceof Error ? error.stack : error)
   console.log('violations = unknown (the run broke down)')
   process.exit(2)
