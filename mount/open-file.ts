@@ -253,6 +253,7 @@ export class OpenFile {
   }
 
   private async seal (slot: number, buffer: ChunkBuffer, validLength: number): Promise<void> {
+    let kept = false
     try {
       const previous = this.sealed.get(slot)
       if (validLength === 0) this.sealed.delete(slot) // nothing left in this slot: a hole
@@ -260,9 +261,15 @@ export class OpenFile {
       if (previous !== undefined) this.chunks.unpin([previous.id]) // rewritten before its commit
     } catch (error) {
       this.error ??= error instanceof FsError ? error : new FsError(Errno.EIO, `sealing a chunk failed: ${(error as Error).message}`)
+      // The bytes stay dirty, so the next flush or fsync seals them again (once space is back, say):
+      // reported once like Linux, but never committed as the slot's older content or as zeros.
+      if (!this.dirty.has(slot)) {
+        this.dirty.set(slot, buffer)
+        kept = true
+      }
     } finally {
       this.sealing.delete(slot)
-      this.budget.give(buffer.data.length)
+      if (!kept) this.budget.give(buffer.data.length)
     }
   }
 

@@ -1,0 +1,95 @@
+// The write path of one open file, in process: a chunk that fails to seal (a full disk, a lost peer)
+// reports its error once, like Linux, but its bytes stay buffered and the next flush seals them again:
+// what gets committed is always what was written, never the slot's older content or zeros.
+import test from 'brittle'
+import { createHash } from 'node:crypto'
+import type { Command } from '../../metadata/fs/commands.js'
+import { CHUNK_BYTES, ROOT_ID, S_IFREG } from '../../metadata/fs/inode.js'
+import type { ChunkRef } from '../../metadata/fs/inode.js'
+import { FsState } from '../../metadata/fs/state.js'
+import { Errno, FsError } from '../../native/errno.js'
+import { OpenFile } from '../../mount/open-file.js'
+import type { ChunkService, MetadataService } from '../../mount/services.js'
+import { WriteBudget } from '../../mount/write-budget.js'
+
+const NOW = 1_700_000_000_000_000_000n
+
+class MemoryMetadata implements MetadataService {
+  readonly state = new FsState(NOW)
+  async propose (command: Command): Promise<ReturnType<FsState['apply']>> { return this.state.apply(command) }
+  async sync (): Promise<void> {}
+  async refresh (): Promise<void> {}
+}
+
+/** Chunks in memory; `failures` puts fail with ENOSPC before they start to succeed. */
+class FlakyChunks implements ChunkService {
+  readonly stored = new Map<string, Buffer>()
+  failures = 0
+  async put (plaintext: Buffer): Promise<ChunkRef> {
+    if (this.failures > 0) {
+      this.failures--
+      throw new FsError(Errno.ENOSPC, 'no room for the chunk')
+    }
+    const id = createHash('sha256').update(plaintext).digest()
+    this.stored.set(id.toString('hex'), Buffer.from(plaintext))
+    return { id, length: plaintext.length }
+  }
+
+  unpin (): void {}
+  async read (id: Buffer, offset: number, length: number): Promise<Buffer> {
+    return this.stored.get(id.toString('hex'))!.subarray(offset, offset + length)
+  }
+
+  prefetch (): void {}
+  async syncDirectories (): Promise<void> {}
+  async capacity (): Promise<{ totalBytes: number, freeBytes: number, availableBytes: number }> {
+    return { totalBytes: 0, freeBytes: 0, availableBytes: 0 }
+  }
+}
+
+async function fixture (): Promise<{ metadata: MemoryMetadata, chunks: FlakyChunks, file: OpenFile, budget: WriteBudget }> {
+  const metadata = new MemoryMetadata()
+  const created = await metadata.propose({ type: 'create', parent: ROOT_ID, name: 'f', mode: S_IFREG | 0o644, rdev: 0, uid: 0, gid: 0, nowNs: NOW })
+  const chunks = new FlakyChunks()
+  const budget = new WriteBudget(64 * CHUNK_BYTES)
+  return { metadata, chunks, budget, file: new OpenFile(created.fileId!, metadata, chunks, budget) }
+}
+
+async function committedBytes (metadata: MemoryMetadata, chunks: FlakyChunks, fileId: number): Promise<Buffer> {
+  const inode = metadata.state.get(fileId)!
+  const parts = await Promise.all(inode.chunks.map(async (ref) => ref === null ? Buffer.alloc(0) : await chunks.read(ref.id, 0, ref.length)))
+  return Buffer.concat(parts).subarray(0, inode.size)
+}
+
+test('a seal that fails is reported once; the bytes stay buffered and the next commit stores them', async (t) => {
+  const { metadata, chunks, file, budget } = await fixture()
+  const first = Buffer.alloc(1000, 1)
+  await file.write(first, 0)
+  chunks.failures = 1
+  await t.exception(async () => await file.commit(), /no room/, 'the flush reports the failure')
+  t.ok(budget.exhausted === false, 'the budget is not exhausted')
+  await file.commit()
+  t.alike(await committedBytes(metadata, chunks, file.fileId), first, 'the next flush commits the bytes that were written')
+})
+
+test('a full chunk failing in the background: the next write reports it, later writes keep the earlier bytes', async (t) => {
+  const { metadata, chunks, file } = await fixture()
+  const whole = Buffer.alloc(CHUNK_BYTES + 10, 0)
+  for (let i = 0; i < whole.length; i++) whole[i] = (i * 7) & 0xff
+  chunks.failures = 1
+  await file.write(whole.subarray(0, CHUNK_BYTES), 0) // fills slot 0: its seal starts and fails
+  await t.exception(async () => await file.write(whole.subarray(100, 200), 100), /no room/, 'a write into the failed chunk reports it')
+  await file.write(whole.subarray(CHUNK_BYTES), CHUNK_BYTES)
+  await file.commit()
+  t.alike(await committedBytes(metadata, chunks, file.fileId), whole, 'every byte of the failed chunk is committed, none as zeros')
+})
+
+test('discarding a file whose seals keep failing returns every buffered byte to the budget', async (t) => {
+  const { chunks, file, budget } = await fixture()
+  chunks.failures = 100
+  await file.write(Buffer.alloc(1000, 3), 0)
+  await t.exception(async () => await file.commit(), /no room/)
+  await t.exception(async () => await file.commit(), /no room/, 'every retry fails while there is no room')
+  file.discard()
+  t.is((budget as unknown as { bytesUsed: number }).bytesUsed, 0, 'nothing is left taken')
+})
