@@ -59,6 +59,8 @@ export interface ReplicatedMetadataOptions {
   onFatal?: (error: unknown) => void
   /** Where storage trouble is reported (default: stderr). */
   logger?: Logger
+  /** Called once per proposal with the seconds from propose to applied here, or to its failure (metrics). */
+  onProposed?: (seconds: number) => void
 }
 
 export class ReplicatedMetadata {
@@ -69,10 +71,12 @@ export class ReplicatedMetadata {
   private readonly peerId: string
   private requestSequence = 0
   private readonly incarnation = Date.now().toString(36)
+  private readonly onProposed: (seconds: number) => void
 
   private constructor (options: ReplicatedMetadataOptions, storage: RaftStorage) {
     this.peerId = options.peerId
     this.storage = storage
+    this.onProposed = options.onProposed ?? (() => {})
     this.state = new FsState(options.rootTimeNs)
     const onFreedChunks = options.onFreedChunks ?? (() => {})
     this.node = new RaftNode({
@@ -134,7 +138,12 @@ export class ReplicatedMetadata {
   /** Replicates `command`; a group that can't commit it within the bound fails with ETIMEDOUT. */
   async propose (command: Command): Promise<ApplyResult> {
     const requestId = `${this.peerId}/${this.incarnation}/${++this.requestSequence}`
-    return resultCodec.decode(await this.node.propose(encodeCommand(command), requestId).catch(asFsError))
+    const started = process.hrtime.bigint()
+    try {
+      return resultCodec.decode(await this.node.propose(encodeCommand(command), requestId).catch(asFsError))
+    } finally {
+      this.onProposed(Number(process.hrtime.bigint() - started) / 1e9)
+    }
   }
 
   /** Resolves once every change applied here so far is committed (durable on a quorum, or on disk alone). */

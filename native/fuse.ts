@@ -120,6 +120,8 @@ export interface MountOptions {
   extraOptions?: string[]
   /** Called for an unexpected exception inside a handler (answered as EIO). */
   onError?: (operation: string, error: unknown) => void
+  /** Called once per answered request with the time it took the handler (latency metrics). */
+  onAnswered?: (operation: string, seconds: number) => void
 }
 
 // big_writes: 128 KiB write callbacks instead of 4 KiB (11x sequential write, STACK.md §1).
@@ -167,7 +169,7 @@ export class FuseMount {
     const flags = [...DEFAULT_OPTIONS, ...(options.extraOptions ?? [])].join(',')
     if (flags.length > 1000) throw new Error('FUSE option string too long')
     await new Promise<void>((resolve, reject) => {
-      const handlers = makeHandlers(binding, operations, options.onError ?? defaultOnError, resolve)
+      const handlers = makeHandlers(binding, operations, options.onError ?? defaultOnError, options.onAnswered ?? (() => {}), resolve)
       const implemented = new Uint32Array(OPS_COUNT)
       handlers.forEach((handler, op) => { if (handler !== undefined) implemented[op] = 1 })
       try {
@@ -289,7 +291,7 @@ type Handler = (locals: Buffer, op: number, ...args: any[]) => void
  * Builds the handler table the binding calls, one per op code. Each handler runs the async operation
  * and answers through the op's signal exactly once, on the next tick as fuse-native itself does.
  */
-function makeHandlers (binding: Binding, ops: FuseOperations, onError: (operation: string, error: unknown) => void, onInit: () => void): Array<Handler | undefined> {
+function makeHandlers (binding: Binding, ops: FuseOperations, onError: (operation: string, error: unknown) => void, onAnswered: (operation: string, seconds: number) => void, onInit: () => void): Array<Handler | undefined> {
   const handlers: Array<Handler | undefined> = new Array(OPS_COUNT)
   const opCode = (name: string): number => binding[`op_${name}`] as number
   const signalOf = (name: string): Signal => binding[`fuse_native_signal_${name}`] as Signal
@@ -298,6 +300,8 @@ function makeHandlers (binding: Binding, ops: FuseOperations, onError: (operatio
   function define (name: string, run: (locals: Buffer, ...args: any[]) => Promise<unknown[]>, fallback: (...args: any[]) => unknown[] = () => []): void {
     const signal = signalOf(name)
     handlers[opCode(name)] = (locals, _op, ...args) => {
+      const started = process.hrtime.bigint()
+      const answered = (): void => { onAnswered(name, Number(process.hrtime.bigint() - started) / 1e9) }
       let promise: Promise<unknown[]>
       try {
         promise = run(locals, ...args)
@@ -305,8 +309,8 @@ function makeHandlers (binding: Binding, ops: FuseOperations, onError: (operatio
         promise = Promise.reject(error)
       }
       promise.then(
-        (answer) => { process.nextTick(signal, locals, ...answer) },
-        (error: unknown) => { process.nextTick(signal, locals, errnoOf(error, name, onError), ...fallback(...args)) })
+        (answer) => { answered(); process.nextTick(signal, locals, ...answer) },
+        (error: unknown) => { answered(); process.nextTick(signal, locals, errnoOf(error, name, onError), ...fallback(...args)) })
     }
   }
   const caller = (locals: Buffer): Caller => readCaller(binding, locals)

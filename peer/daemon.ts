@@ -15,6 +15,7 @@ import { nowNs } from '../mount/time.js'
 import { deriveClusterKeys, readSecret } from './cluster-keys.js'
 import { serveControl } from './control.js'
 import { dataDir } from './data-dir.js'
+import { LatencyHistogram, LatencyRecorder } from './latency-histogram.js'
 import { LocalChunks } from './local-chunks.js'
 import type { Logger } from './log.js'
 import { MembershipKeeper } from './membership-keeper.js'
@@ -98,6 +99,8 @@ export class Daemon {
   private readonly startedAt = Date.now()
   private readonly logger: Logger
   private readonly jobs = new PassJobs()
+  private readonly fuseLatency = new LatencyRecorder()
+  private readonly proposalLatency = new LatencyHistogram()
   private disk: DiskSpace | null = null
   private readonly timers: NodeJS.Timeout[] = []
   private mountRemoved = false
@@ -160,7 +163,8 @@ export class Daemon {
         process.exitCode = 1
         void this.stop()
       },
-      logger
+      logger,
+      onProposed: (seconds) => { this.proposalLatency.observe(seconds) }
     })
     this.metadata = metadata
     if (this.network !== undefined) this.membership = new MembershipKeeper(metadata, this.network, logger)
@@ -188,7 +192,8 @@ export class Daemon {
     this.mount = createOperations(metadata, this.replicated ?? chunks, { peerId: this.peer.id, closeToOpen: this.network !== undefined, logger })
     this.fuse = await FuseMount.mount(this.options.mount, this.mount.operations, {
       extraOptions: this.options.allowOther ? ['allow_other'] : [],
-      onError: (operation, error) => logger.error('fuse.unexpected_error', { op: operation, error: errorOf(error), stack: (error as Error).stack })
+      onError: (operation, error) => logger.error('fuse.unexpected_error', { op: operation, error: errorOf(error), stack: (error as Error).stack }),
+      onAnswered: (operation, seconds) => { this.fuseLatency.observe(operation, seconds) }
     })
     this.control = await serveControl(dir.controlSocket, async (request) => await this.handleControl(request))
     this.every(MOUNT_CHECK_MS, async () => { await this.checkMounted() })
@@ -270,7 +275,8 @@ export class Daemon {
       disk: this.disk === null ? null : { path: dataDir(this.options.data).root, ...this.disk },
       metadata: { inodes: metadata.state.inodes.size, ...raft.storage },
       chunks: { ...this.chunks!.stats(), replication: this.replicated?.stats ?? null, keeper: this.keeper?.stats ?? null },
-      passes: this.jobs.running()
+      passes: this.jobs.running(),
+      latency: { fuse: this.fuseLatency.snapshot(), metadataProposal: this.proposalLatency.snapshot() }
     }
   }
 

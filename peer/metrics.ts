@@ -3,6 +3,8 @@
 // dependency: node:http and a renderer that is a pure function of the status (unit-tested on its own).
 // Bound to loopback unless the operator asks otherwise (`--metrics-public`): the numbers name peers.
 import http from 'node:http'
+import { LATENCY_BUCKETS_SECONDS } from './latency-histogram.js'
+import type { HistogramSnapshot } from './latency-histogram.js'
 import net from 'node:net'
 
 /** The part of Daemon.status() the metrics read; every field is optional so a partial status still renders. */
@@ -17,7 +19,8 @@ export interface MetricsStatus {
   learners?: string[]
   uptimeSeconds?: number
   peers?: Array<{ id: string, state: string, self: boolean, roomBytes?: number | null }>
-  network?: { admitted: number, refused: number, closedOnBadInput: number } | null
+  network?: { admitted: number, refused: number, closedOnBadInput: number, chunkBytesSent?: number, chunkBytesReceived?: number } | null
+  latency?: { fuse?: Record<string, HistogramSnapshot>, metadataProposal?: HistogramSnapshot }
   metadata?: { inodes?: number }
   disk?: { bytesTotal?: number, bytesFree?: number, bytesAvailable?: number } | null
   passes?: Array<{ kind: string, progress: { chunksDone: number, chunksTotal: number } }>
@@ -102,12 +105,28 @@ export function renderMetrics (status: MetricsStatus): string {
   if (status.network !== undefined && status.network !== null) {
     metric('swarmfs_connections_admitted_total', 'counter', 'Peer connections that proved cluster membership.', status.network.admitted)
     metric('swarmfs_connections_refused_total', 'counter', 'Peer connections refused.', status.network.refused)
+    metric('swarmfs_chunk_bytes_sent_total', 'counter', 'Chunk bytes sent to other peers (puts, chain hops, answers to gets).', status.network.chunkBytesSent)
+    metric('swarmfs_chunk_bytes_received_total', 'counter', 'Chunk bytes received from other peers.', status.network.chunkBytesReceived)
   }
+  const histogram = (name: string, help: string, series: Array<{ labels: Record<string, string>, snapshot: HistogramSnapshot }>): void => {
+    if (series.length === 0) return
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`)
+    for (const { labels, snapshot } of series) {
+      const bounds = [...LATENCY_BUCKETS_SECONDS.map(String), '+Inf']
+      bounds.forEach((bound, i) => lines.push(`${name}_bucket${labelText({ ...labels, le: bound })} ${snapshot.buckets[i] ?? snapshot.count}`))
+      lines.push(`${name}_sum${labelText(labels)} ${numberText(snapshot.sumSeconds)}`, `${name}_count${labelText(labels)} ${snapshot.count}`)
+    }
+  }
+  histogram('swarmfs_fuse_op_duration_seconds', 'Time from a FUSE request reaching the daemon to its answer, by operation.',
+    Object.entries(status.latency?.fuse ?? {}).map(([op, snapshot]) => ({ labels: { op }, snapshot })))
+  const proposals = status.latency?.metadataProposal
+  histogram('swarmfs_metadata_commit_duration_seconds', 'Time from proposing a metadata change to its being committed and applied here (or failing).',
+    proposals === undefined ? [] : [{ labels: {}, snapshot: proposals }])
   return lines.join('\n') + '\n'
 }
 
 function labelText (labels: Record<string, string> | undefined): string {
-  if (labels === undefined) return ''
+  if (labels === undefined || Object.keys(labels).length === 0) return ''
   const pairs = Object.entries(labels).map(([name, value]) => `${name}="${value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`)
   return `{${pairs.join(',')}}`
 }

@@ -65,7 +65,8 @@ export class Network implements Transport {
   private members: string[] = []
   private readonly timers: NodeJS.Timeout[] = []
   private closing = false
-  stats = { admitted: 0, refused: 0, closedOnBadInput: 0 }
+  /** Chunk bytes count payloads of chunk requests and replies, both ways (not framing or Raft). */
+  stats = { admitted: 0, refused: 0, closedOnBadInput: 0, chunkBytesSent: 0, chunkBytesReceived: 0 }
 
   constructor (options: NetworkOptions) {
     this.options = options
@@ -112,7 +113,10 @@ export class Network implements Transport {
   async requestChunk (peerId: string, kind: typeof ChunkKind.Get | typeof ChunkKind.Put, chunkId: Uint8Array, payload: Uint8Array, timeoutMs: number, chain: string[] = []): Promise<ChunkReply> {
     const connection = this.connections.get(peerId)
     if (connection === undefined) throw new PeerUnavailableError(`peer ${short(peerId)} is not connected`)
-    return await connection.requestChunk(kind, chunkId, payload, timeoutMs, chain.map((id) => Buffer.from(id, 'hex')))
+    this.stats.chunkBytesSent += payload.length
+    const reply = await connection.requestChunk(kind, chunkId, payload, timeoutMs, chain.map((id) => Buffer.from(id, 'hex')))
+    this.stats.chunkBytesReceived += reply.payload.length
+    return reply
   }
 
   /** What this peer's heartbeats say about its room for chunks (bytes; null: unknown, not sent). */
@@ -199,7 +203,12 @@ export class Network implements Transport {
       admitted: (connection) => this.admitted(connection),
       raft: (_connection, message) => { if (message.from === peerId) this.receiver(message) },
       health: (connection, message) => this.health(connection, message),
-      chunkRequest: async (_connection, message) => await this.chunkServer(peerId, message),
+      chunkRequest: async (_connection, message) => {
+        this.stats.chunkBytesReceived += message.payload.length
+        const reply = await this.chunkServer(peerId, message)
+        this.stats.chunkBytesSent += reply.payload.length
+        return reply
+      },
       closed: (connection, reason, refused) => this.closed(connection, reason, refused)
     })
   }

@@ -67,6 +67,10 @@ test('status and /metrics both report a killed peer down and a restarted one up'
   // Passes an operator starts run in the daemon and report how far they got.
   const written = await watcher.sh(`dd if=/dev/urandom of=${watcher.mountpoint}/passes.bin bs=1M count=9 status=none`)
   t.is(written.code, 0, 'a 9 MiB file to work on')
+  const busy = await scrape(port)
+  t.ok((busy.get('swarmfs_fuse_op_duration_seconds_count{op="write"}') ?? 0) > 0, 'FUSE write latencies are recorded')
+  t.ok((busy.get('swarmfs_metadata_commit_duration_seconds_count') ?? 0) > 0, 'metadata commit latencies are recorded')
+  t.ok((busy.get('swarmfs_chunk_bytes_sent_total') ?? 0) >= 9 * 1048576, `chunk bytes sent: ${busy.get('swarmfs_chunk_bytes_sent_total')}`)
   const scrub = await watcher.sh(`node ${CLI} scrub --data ${watcher.data} --json`)
   const scrubJob = JSON.parse(scrub.stdout) as { state: string, progress: Record<string, number> }
   t.is(scrub.code, 0, 'scrub on a cluster peer exits 0')

@@ -4,6 +4,7 @@
 // Also: `up --metrics` refuses a non-loopback address without --metrics-public.
 import test from 'brittle'
 import { once } from 'node:events'
+import { LATENCY_BUCKETS_SECONDS, LatencyHistogram, LatencyRecorder } from '../../peer/latency-histogram.js'
 import { boundPort, isLoopback, parseMetricsAddress, renderMetrics, serveMetrics } from '../../peer/metrics.js'
 import type { MetricsStatus } from '../../peer/metrics.js'
 import { CLI, sh } from '../helpers/peer.js'
@@ -24,13 +25,21 @@ const STATUS: MetricsStatus = {
     { id: 'c'.repeat(64), state: 'suspect', self: false },
     { id: 'd'.repeat(64), state: 'down', self: false }
   ],
-  network: { admitted: 3, refused: 1, closedOnBadInput: 0 },
+  network: { admitted: 3, refused: 1, closedOnBadInput: 0, chunkBytesSent: 1000, chunkBytesReceived: 2000 },
+  latency: { fuse: latencies(), metadataProposal: (() => { const h = new LatencyHistogram(); h.observe(0.003); h.observe(20); return h.snapshot() })() },
   metadata: { inodes: 9 },
   chunks: {
     cache: { hits: 30, misses: 10, bytes: 4096, bytesMax: 67108864 },
     replication: { replicasWritten: 11, underReplicatedWrites: 1, stored: 12, fetched: 13, fetchFailures: 2, served: 14, readRepairs: 0 },
     keeper: { copiesMade: 5, underReplicated: 2, scrubbed: 100, scrubRepaired: 3, surplusDeleted: 1, scrubPass: 1 }
   }
+}
+
+function latencies (): ReturnType<LatencyRecorder['snapshot']> {
+  const recorder = new LatencyRecorder()
+  for (const seconds of [0.00005, 0.0002, 0.0002, 0.002]) recorder.observe('read', seconds)
+  recorder.observe('getattr', 0.0001)
+  return recorder.snapshot()
 }
 
 /** Parses exposition text into HELP/TYPE per name and samples; fails the test on a malformed line. */
@@ -43,11 +52,12 @@ function parse (t: any, text: string): { types: Map<string, string>, samples: Ma
     if ((match = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) \S.*$/.exec(line)) !== null) {
       if (helps.has(match[1]!)) t.fail(`second HELP for ${match[1]!}`)
       helps.add(match[1]!)
-    } else if ((match = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (gauge|counter)$/.exec(line)) !== null) {
+    } else if ((match = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (gauge|counter|histogram)$/.exec(line)) !== null) {
       if (types.has(match[1]!)) t.fail(`second TYPE for ${match[1]!}`)
       types.set(match[1]!, match[2]!)
     } else if ((match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?[0-9.e+]+|NaN|[+-]Inf)$/.exec(line)) !== null) {
-      if (!types.has(match[1]!) || !helps.has(match[1]!)) t.fail(`sample of ${match[1]!} before its HELP and TYPE`)
+      const family = types.get(match[1]!.replace(/_(bucket|sum|count)$/, '')) === 'histogram' ? match[1]!.replace(/_(bucket|sum|count)$/, '') : match[1]!
+      if (!types.has(family) || !helps.has(family)) t.fail(`sample of ${match[1]!} before its HELP and TYPE`)
       samples.set(match[1]! + (match[2] ?? ''), Number(match[3]))
     } else {
       t.fail(`malformed line: ${JSON.stringify(line)}`)
@@ -77,6 +87,17 @@ test('renderMetrics: well-formed exposition text with the values of the status',
   t.is(samples.get('swarmfs_repairs_total'), 5)
   t.is(samples.get('swarmfs_under_replicated_chunks'), 2)
   t.is(samples.get('swarmfs_scrub_repaired_total'), 3)
+  t.is(samples.get('swarmfs_chunk_bytes_sent_total'), 1000)
+  t.is(samples.get('swarmfs_chunk_bytes_received_total'), 2000)
+  t.is(types.get('swarmfs_fuse_op_duration_seconds'), 'histogram')
+  t.is(samples.get('swarmfs_fuse_op_duration_seconds_bucket{op="read",le="0.0001"}'), 1, 'cumulative buckets')
+  t.is(samples.get('swarmfs_fuse_op_duration_seconds_bucket{op="read",le="0.00025"}'), 3)
+  t.is(samples.get('swarmfs_fuse_op_duration_seconds_bucket{op="read",le="+Inf"}'), 4)
+  t.is(samples.get('swarmfs_fuse_op_duration_seconds_count{op="read"}'), 4)
+  t.is(samples.get('swarmfs_fuse_op_duration_seconds_count{op="getattr"}'), 1)
+  t.is(samples.get('swarmfs_metadata_commit_duration_seconds_bucket{le="10"}'), 1, 'a 20 s proposal is past every bound')
+  t.is(samples.get('swarmfs_metadata_commit_duration_seconds_bucket{le="+Inf"}'), 2)
+  t.ok(Math.abs(samples.get('swarmfs_metadata_commit_duration_seconds_sum')! - 20.003) < 1e-9, 'sum in seconds')
   t.is(types.get('swarmfs_repairs_total'), 'counter')
   t.is(types.get('swarmfs_peers'), 'gauge')
   for (const [name, type] of types) {
@@ -131,4 +152,17 @@ test('up refuses a public metrics address without --metrics-public', async (t) =
   t.is(fromEnv.code, 2, 'also when it comes from SWARMFS_METRICS')
   const malformed = await sh(`node ${CLI} up --data /nonexistent --mount /nonexistent --metrics 9464`)
   t.is(malformed.code, 2)
+})
+
+test('latency histogram: bounds are inclusive, buckets cumulative, the last one is everything', (t) => {
+  const histogram = new LatencyHistogram()
+  for (const seconds of [0, 0.0001, 0.00010001, 1, 11]) histogram.observe(seconds)
+  const snapshot = histogram.snapshot()
+  t.is(snapshot.buckets.length, LATENCY_BUCKETS_SECONDS.length + 1)
+  t.is(snapshot.buckets[0], 2, '0 and exactly 0.1 ms fall in the first bucket')
+  t.is(snapshot.buckets[1], 3, 'cumulative')
+  t.is(snapshot.buckets[LATENCY_BUCKETS_SECONDS.indexOf(1)], 4)
+  t.is(snapshot.buckets.at(-1), 5, '+Inf counts every observation')
+  t.is(snapshot.count, 5)
+  t.ok(snapshot.buckets.every((count, i) => i === 0 || count >= snapshot.buckets[i - 1]!), 'never decreasing')
 })
