@@ -118,40 +118,28 @@ export class OperationPlanner {
     const directory = this.pick(this.directoriesForNewEntries())
     if (directory === undefined) return null
     const path = joinPath(directory, this.freshName('f'))
-    const locks = [shared(directory), exclusive(path)]
-    return {
-      locks,
-      make: () => {
-        const data = this.newData()
-        const sync = this.syncChoice()
-        return {
-          kind: 'create',
-          summary: `create ${path} (${data.length} B, ${sync.label})`,
-          locks,
-          source: data,
-          command: (source) => `dd if=${source} of=${path} bs=1M${conv('excl', ...sync.conv)} status=none`,
-          after: [{ path, state: fileEntry(data), bytes: data }],
-          partial: [{ path, state: ANY_FILE }]
-        }
-      }
-    }
+    return this.wholeFile('create', path, [shared(directory), exclusive(path)], ['excl'])
   }
 
   private overwrite (): Draft | null {
     const path = this.pick(this.certainOfKind('file'))
     if (path === undefined) return null
-    const locks = [shared(parentOf(path)), exclusive(path)]
+    return this.wholeFile('overwrite', path, [shared(parentOf(path)), exclusive(path)], [])
+  }
+
+  /** New random content for the whole of `path`, written with dd (`excl`: the file must not exist yet). */
+  private wholeFile (kind: 'create' | 'overwrite', path: string, locks: Draft['locks'], flags: string[]): Draft {
     return {
       locks,
       make: () => {
         const data = this.newData()
         const sync = this.syncChoice()
         return {
-          kind: 'overwrite',
-          summary: `overwrite ${path} (${data.length} B, ${sync.label})`,
+          kind,
+          summary: `${kind} ${path} (${data.length} B, ${sync.label})`,
           locks,
           source: data,
-          command: (source) => `dd if=${source} of=${path} bs=1M${conv(...sync.conv)} status=none`,
+          command: (source) => `dd if=${source} of=${path} bs=1M${conv(...flags, ...sync.conv)} status=none`,
           after: [{ path, state: fileEntry(data), bytes: data }],
           partial: [{ path, state: ANY_FILE }]
         }
