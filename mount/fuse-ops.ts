@@ -166,7 +166,11 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     await writeback.schedule(async () => {
       let committed = false
       try {
-        await commitFile(file)
+        await commitFile(file).catch(async (error: unknown) => {
+          // Nobody is left to retry: keep what was stored, then report the failure (logged).
+          await file.salvage().catch(() => {})
+          throw error
+        })
         committed = true
         rememberVersion(file.fileId, path)
       } finally {

@@ -170,6 +170,34 @@ export class OpenFile {
     })
   }
 
+  /**
+   * The last close, after its commit failed (chunks that would not seal, a disk full everywhere): keeps
+   * what was stored, as a crash in the middle of the writes would. The file grows at most up to the
+   * first chunk that failed, never shrinks below its committed size, and a failed chunk inside that
+   * keeps its committed content: never zeros in place of bytes that were written. The rest is dropped.
+   */
+  async salvage (): Promise<void> {
+    await this.mutex.run(async () => {
+      for (const slot of [...this.dirty.keys()]) this.startSeal(slot) // one more try for each
+      await Promise.all([...this.sealing.values()].map(async (seal) => await seal.done))
+      this.error = null // reported by the commit that failed
+      const failed = [...this.dirty.keys()]
+      if (failed.length > 0) {
+        const committedSize = this.metadata.state.get(this.fileId)?.size ?? 0
+        const end = Math.min(this.size, Math.max(committedSize, Math.min(...failed) * CHUNK_BYTES))
+        for (const buffer of this.dirty.values()) this.budget.give(buffer.data.length)
+        this.dirty.clear()
+        for (const [slot, ref] of [...this.sealed]) {
+          if (slot * CHUNK_BYTES < end) continue
+          this.chunks.unpin([ref.id])
+          this.sealed.delete(slot)
+        }
+        this.localSize = end
+      }
+      await this.commitLocked()
+    })
+  }
+
   /** Drops buffered state without committing (the file is gone). Returns budget to the daemon. */
   discard (): void {
     for (const buffer of this.dirty.values()) this.budget.give(buffer.data.length)

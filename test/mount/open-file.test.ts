@@ -93,3 +93,32 @@ test('discarding a file whose seals keep failing returns every buffered byte to 
   file.discard()
   t.is((budget as unknown as { bytesUsed: number }).bytesUsed, 0, 'nothing is left taken')
 })
+
+test('salvage after a failed last commit: the file grows up to the first chunk that failed, never zeros', async (t) => {
+  const { metadata, chunks, file, budget } = await fixture()
+  const data = Buffer.alloc(3 * CHUNK_BYTES, 0)
+  for (let i = 0; i < data.length; i++) data[i] = (i * 13) & 0xff
+  await file.write(data.subarray(0, CHUNK_BYTES), 0) // slot 0 seals
+  await file.commit()
+  chunks.failures = 100
+  await t.exception(async () => await file.write(data.subarray(CHUNK_BYTES), CHUNK_BYTES), /no room/, 'slot 1 fails to seal, reported to a write')
+  await t.exception(async () => await file.commit(), /no room/, 'and to the commit')
+  await file.salvage()
+  const kept = await committedBytes(metadata, chunks, file.fileId)
+  t.is(kept.length, CHUNK_BYTES, 'the file keeps what was stored: up to the chunk that failed')
+  t.alike(kept, data.subarray(0, CHUNK_BYTES), 'with the bytes written, no zeros')
+  t.is((budget as unknown as { bytesUsed: number }).bytesUsed, 0, 'every buffer is given back')
+})
+
+test('salvage of an overwrite inside the file: a chunk that failed keeps its committed content and the size stays', async (t) => {
+  const { metadata, chunks, file } = await fixture()
+  const old = Buffer.alloc(2 * CHUNK_BYTES, 1)
+  await file.write(old, 0)
+  await file.commit()
+  chunks.failures = 1
+  await file.write(Buffer.alloc(1000, 2), 10)
+  await t.exception(async () => await file.commit(), /no room/)
+  chunks.failures = 100
+  await file.salvage()
+  t.alike(await committedBytes(metadata, chunks, file.fileId), old, 'the committed content and size are untouched')
+})
