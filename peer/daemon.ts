@@ -3,7 +3,7 @@
 // control socket (status, remove, and scrub/repair/rebalance passes run as jobs the CLI polls), and
 // on SIGINT/SIGTERM commits open files, unmounts cleanly and exits 0; an `umount` from outside stops
 // it too. The only file in peer/ that imports mount/.
-import { readFile, stat, statfs } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import type http from 'node:http'
 import type net from 'node:net'
 import HyperDHT from 'hyperdht'
@@ -12,6 +12,8 @@ import { ReplicatedMetadata } from '../metadata/replicated-metadata.js'
 import { createOperations } from '../mount/fuse-ops.js'
 import type { Mount } from '../mount/fuse-ops.js'
 import { nowNs } from '../mount/time.js'
+import { measureDisk } from './chunks/disk-room.js'
+import type { DiskSpace } from './chunks/disk-room.js'
 import { deriveClusterKeys, readSecret } from './cluster-keys.js'
 import { serveControl } from './control.js'
 import { dataDir } from './data-dir.js'
@@ -59,14 +61,6 @@ const DISK_REFRESH_MS = 5_000
 /** How often the mount table is checked for an `umount` from outside. */
 const MOUNT_CHECK_MS = 2_000
 
-/** Capacity of the filesystem holding the data directory (statfs). */
-export interface DiskSpace {
-  bytesTotal: number
-  bytesFree: number
-  /** What an unprivileged writer may still use (the chunk store writes as whoever runs the daemon). */
-  bytesAvailable: number
-}
-
 /** Repair and scrub settings; the environment can shorten them (tests) or slow them down. */
 function keeperSettings (): KeeperSettings {
   const number = (name: string, fallback: number): number => {
@@ -101,6 +95,7 @@ export class Daemon {
   private readonly jobs = new PassJobs()
   private readonly fuseLatency = new LatencyRecorder()
   private readonly proposalLatency = new LatencyHistogram()
+  /** Capacity of the filesystem holding the data directory, for status and metrics. */
   private disk: DiskSpace | null = null
   private readonly timers: NodeJS.Timeout[] = []
   private mountRemoved = false
@@ -213,8 +208,7 @@ export class Daemon {
   }
 
   private async refreshDisk (): Promise<void> {
-    const space = await statfs(this.options.data)
-    this.disk = { bytesTotal: space.blocks * space.bsize, bytesFree: space.bfree * space.bsize, bytesAvailable: space.bavail * space.bsize }
+    this.disk = await measureDisk(this.options.data)
   }
 
   /** An `umount` (or `swarmfs unmount`) from outside ends the daemon's purpose: stop, exit 0. */
@@ -272,7 +266,7 @@ export class Daemon {
       pid: process.pid,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       memory: process.memoryUsage(),
-      disk: this.disk === null ? null : { path: dataDir(this.options.data).root, ...this.disk },
+      disk: this.disk === null ? null : { path: dataDir(this.options.data).root, bytesTotal: this.disk.totalBytes, bytesFree: this.disk.freeBytes, bytesAvailable: this.disk.availableBytes },
       metadata: { inodes: metadata.state.inodes.size, ...raft.storage },
       chunks: { ...this.chunks!.stats(), replication: this.replicated?.stats ?? null, keeper: this.keeper?.stats ?? null },
       passes: this.jobs.running(),

@@ -100,11 +100,3 @@ export function stderrLogger (level: LogLevel, format: LogFormat): Logger {
 }
 
 export const SILENT_LOGGER: Logger = { debug () {}, info () {}, warn () {}, error () {} }
-
-/**
- * For modules that still log plain lines: each line becomes one `event` record with the line as its
- * `msg` field.
- */
-export function lineLogger (logger: Logger, level: LogLevel, event: string): (line: string) => void {
-  return (line) => { logger[level](event, { msg: line }) }
-}

@@ -120,7 +120,8 @@ export class DiskRoom {
   }
 }
 
-async function measureDisk (directory: string): Promise<DiskSpace> {
+/** The size, free and available (to unprivileged writers) bytes of the filesystem holding `directory`. */
+export async function measureDisk (directory: string): Promise<DiskSpace> {
   const info = await statfs(directory)
   return { totalBytes: info.blocks * info.bsize, freeBytes: info.bfree * info.bsize, availableBytes: info.bavail * info.bsize }
 }

@@ -118,52 +118,43 @@ export class OperationPlanner {
     const directory = this.pick(this.directoriesForNewEntries())
     if (directory === undefined) return null
     const path = joinPath(directory, this.freshName('f'))
-    return this.wholeFile('create', path, [shared(directory), exclusive(path)], ['excl'])
+    return this.writeDraft('create', path, [shared(directory), exclusive(path)])
   }
 
   private overwrite (): Draft | null {
     const path = this.pick(this.certainOfKind('file'))
     if (path === undefined) return null
-    return this.wholeFile('overwrite', path, [shared(parentOf(path)), exclusive(path)], [])
-  }
-
-  /** New random content for the whole of `path`, written with dd (`excl`: the file must not exist yet). */
-  private wholeFile (kind: 'create' | 'overwrite', path: string, locks: Draft['locks'], flags: string[]): Draft {
-    return {
-      locks,
-      make: () => {
-        const data = this.newData()
-        const sync = this.syncChoice()
-        return {
-          kind,
-          summary: `${kind} ${path} (${data.length} B, ${sync.label})`,
-          locks,
-          source: data,
-          command: (source) => `dd if=${source} of=${path} bs=1M${conv(...flags, ...sync.conv)} status=none`,
-          after: [{ path, state: fileEntry(data), bytes: data }],
-          partial: [{ path, state: ANY_FILE }]
-        }
-      }
-    }
+    return this.writeDraft('overwrite', path, [shared(parentOf(path)), exclusive(path)])
   }
 
   private append (): Draft | null {
     const path = this.pick(this.certainOfKind('file'))
     if (path === undefined) return null
-    const locks = [shared(parentOf(path)), exclusive(path)]
+    return this.writeDraft('append', path, [shared(parentOf(path)), exclusive(path)])
+  }
+
+  /**
+   * New random bytes for `path`, written with dd: a new file (`excl`: it must not exist yet), the whole
+   * of an existing one, or appended to what it holds.
+   */
+  private writeDraft (kind: 'create' | 'overwrite' | 'append', path: string, locks: Draft['locks']): Draft {
     return {
       locks,
       make: () => {
-        const before = this.model.contentOf(path)
+        const before = kind === 'append' ? this.model.contentOf(path) : Buffer.alloc(0)
         const data = this.newData(before.length > FILE_BYTES_MAX - MiB)
         const sync = this.syncChoice()
         const bytes = Buffer.concat([before, data])
+        const oflag = kind === 'append' ? ' oflag=append' : ''
+        const convFlags = kind === 'create' ? ['excl'] : kind === 'append' ? ['notrunc'] : []
         return {
-          kind: 'append',
-          summary: `append ${data.length} B to ${path} (${before.length} B, ${sync.label})`,
+          kind,
+          summary: kind === 'append'
+            ? `append ${data.length} B to ${path} (${before.length} B, ${sync.label})`
+            : `${kind} ${path} (${data.length} B, ${sync.label})`,
           locks,
           source: data,
-          command: (source) => `dd if=${source} of=${path} bs=1M oflag=append${conv('notrunc', ...sync.conv)} status=none`,
+          command: (source) => `dd if=${source} of=${path} bs=1M${oflag}${conv(...convFlags, ...sync.conv)} status=none`,
           after: [{ path, state: fileEntry(bytes), bytes }],
           partial: [{ path, state: ANY_FILE }]
         }

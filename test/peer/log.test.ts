@@ -3,7 +3,7 @@
 // overwrite time/level/event; Errors log their message; the logger drops records below its level; and
 // the adapter for plain-line callers turns a line into an event with a msg field.
 import test from 'brittle'
-import { createLogger, formatLogRecord, lineLogger } from '../../peer/log.js'
+import { createLogger, formatLogRecord } from '../../peer/log.js'
 import type { LogRecord } from '../../peer/log.js'
 
 const TIME = new Date('2026-01-02T03:04:05.678Z')
@@ -60,11 +60,4 @@ test('the logger drops records below its level', (t) => {
   const debug = createLogger({ level: 'debug', format: 'json', write: (line) => all.push(line), now: () => TIME })
   debug.debug('a')
   t.is(JSON.parse(all[0]!).level, 'debug')
-})
-
-test('lineLogger turns a plain line into an event with a msg field', (t) => {
-  const lines: string[] = []
-  const logger = createLogger({ level: 'info', format: 'text', write: (line) => lines.push(line), now: () => TIME })
-  lineLogger(logger, 'warn', 'chunks')('chunk 0011 is corrupt here; fetching a good copy')
-  t.alike(lines, ['time=2026-01-02T03:04:05.678Z level=warn event=chunks msg="chunk 0011 is corrupt here; fetching a good copy"'])
 })
