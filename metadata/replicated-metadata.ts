@@ -61,6 +61,8 @@ export interface ReplicatedMetadataOptions {
   logger?: Logger
   /** Called once per proposal with the seconds from propose to applied here, or to its failure (metrics). */
   onProposed?: (seconds: number) => void
+  /** Called after every change of the state here: each applied command, each restored snapshot. */
+  onChanged?: (state: FsState) => void
 }
 
 export class ReplicatedMetadata {
@@ -79,6 +81,7 @@ export class ReplicatedMetadata {
     this.onProposed = options.onProposed ?? (() => {})
     this.state = new FsState(options.rootTimeNs)
     const onFreedChunks = options.onFreedChunks ?? (() => {})
+    const onChanged = options.onChanged ?? (() => {})
     this.node = new RaftNode({
       // Appends in flight per follower are bounded in bytes so heartbeats never queue behind many MiB.
       raft: { id: options.peerId, electionTicks: ELECTION_TICKS, heartbeatTicks: 1, inflightBytesMax: INFLIGHT_BYTES_MAX },
@@ -90,10 +93,14 @@ export class ReplicatedMetadata {
           const result = this.state.apply(decodeCommand(bytes))
           const freed = this.state.takeFreedChunks()
           if (freed.length > 0) onFreedChunks(freed)
+          onChanged(this.state)
           return resultCodec.encode(result)
         },
         snapshot: () => encodeSnapshot(this.state),
-        restore: (bytes) => { this.state = bytes.length === 0 ? new FsState(options.rootTimeNs) : decodeSnapshot(bytes) }
+        restore: (bytes) => {
+          this.state = bytes.length === 0 ? new FsState(options.rootTimeNs) : decodeSnapshot(bytes)
+          onChanged(this.state)
+        }
       },
       waitTicksMax: WAIT_TICKS_MAX,
       retryTicks: RETRY_TICKS,

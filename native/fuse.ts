@@ -21,6 +21,7 @@ interface Binding {
   offsetof_fuse_thread_locals_t_caller_uid: number
   offsetof_fuse_thread_locals_t_caller_gid: number
   offsetof_fuse_thread_locals_t_caller_pid: number
+  offsetof_fuse_thread_t_no_capability_xattrs: number
   fuse_native_mount: (mnt: string, options: string, thread: Buffer, context: object, malloc: (size: number) => Buffer, handlers: unknown[], implemented: Uint32Array) => void
   fuse_native_unmount: (mnt: string, thread: Buffer) => void
   [key: string]: unknown
@@ -29,7 +30,7 @@ interface Binding {
 function loadBinding (): Binding {
   const directory = path.dirname(require.resolve('fuse-native/package.json'))
   const binding = nodeGypBuild(directory) as unknown as Binding
-  if (binding.swarmfs_patch !== 1) {
+  if (binding.swarmfs_patch !== 2) {
     throw new Error('fuse-native was not built with swarmfs\'s patch: run `npm rebuild` or `sh native/build-addon.sh`')
   }
   return binding
@@ -194,6 +195,15 @@ export class FuseMount {
       // its handle on the event loop end only here.
       this.binding.fuse_native_unmount(this.mountpoint, this.thread)
     }
+  }
+
+  /**
+   * Tells the binding whether any file may have a security.capability attribute. The kernel asks for
+   * it before every write (to drop it, as a write must); while none exists, the binding answers
+   * ENODATA itself and spares a round trip through this thread. Default: every probe is asked.
+   */
+  setCapabilityXattrsExist (exist: boolean): void {
+    this.thread.writeInt32LE(exist ? 0 : 1, this.binding.offsetof_fuse_thread_t_no_capability_xattrs)
   }
 
   private allocate (size: number): Buffer {

@@ -159,7 +159,8 @@ export class Daemon {
         void this.stop()
       },
       logger,
-      onProposed: (seconds) => { this.proposalLatency.observe(seconds) }
+      onProposed: (seconds) => { this.proposalLatency.observe(seconds) },
+      onChanged: (state) => { this.fuse?.setCapabilityXattrsExist(state.hasCapabilityXattrs) }
     })
     this.metadata = metadata
     if (this.network !== undefined) this.membership = new MembershipKeeper(metadata, this.network, logger)
@@ -190,6 +191,7 @@ export class Daemon {
       onError: (operation, error) => logger.error('fuse.unexpected_error', { op: operation, error: errorOf(error), stack: (error as Error).stack }),
       onAnswered: (operation, seconds) => { this.fuseLatency.observe(operation, seconds) }
     })
+    this.fuse.setCapabilityXattrsExist(metadata.state.hasCapabilityXattrs)
     this.control = await serveControl(dir.controlSocket, async (request) => await this.handleControl(request))
     this.every(MOUNT_CHECK_MS, async () => { await this.checkMounted() })
     logger.info('daemon.mounted', { peer: short(this.peer.id), mountpoint: this.fuse.mountpoint, cluster: this.network === undefined ? 'offline' : 'online' })

@@ -9,6 +9,8 @@ export const CHUNK_BYTES = 4 * 1024 * 1024
 export const NAME_BYTES_MAX = 255
 export const SYMLINK_BYTES_MAX = 4095
 export const XATTR_NAME_BYTES_MAX = 255
+/** The attribute holding a file's capabilities, which the kernel looks for before every write. */
+export const CAPABILITY_XATTR = 'security.capability'
 export const XATTR_VALUE_BYTES_MAX = 64 * 1024
 export const XATTR_TOTAL_BYTES_MAX = 256 * 1024
 export const FILE_BYTES_MAX = 2 ** 50 // far beyond any disk here, and exact in a JS number

@@ -122,6 +122,7 @@ export function decodeSnapshot (bytes: Uint8Array): FsState {
     fs.nextFileId = safe(c.uint.decode(state))
     const inodes = Array.from({ length: count(state) }, () => inodeCodec.decode(state))
     for (const inode of inodes) fs.inodes.set(inode.id, inode)
+    fs.recountDerived()
     for (const directory of inodes.filter(isDirectory)) {
       const children = new Map<string, number>()
       for (let i = count(state); i > 0; i--) children.set(c.string.decode(state), safe(c.uint.decode(state)))

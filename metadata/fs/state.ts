@@ -9,7 +9,7 @@ import {
 } from './commands.js'
 import type { ChunkRef, FileId, Inode } from './inode.js'
 import {
-  CHUNK_BYTES, FILE_BYTES_MAX, NAME_BYTES_MAX, PERMISSION_BITS, ROOT_ID, S_IFDIR, S_IFLNK, S_IFMT,
+  CAPABILITY_XATTR, CHUNK_BYTES, FILE_BYTES_MAX, NAME_BYTES_MAX, PERMISSION_BITS, ROOT_ID, S_IFDIR, S_IFLNK, S_IFMT,
   S_ISGID, SYMLINK_BYTES_MAX, XATTR_TOTAL_BYTES_MAX, chunkKey, fileType, isDirectory, isRegular
 } from './inode.js'
 import { ChunkLocations, validPeerId } from './locations.js'
@@ -43,6 +43,8 @@ export class FsState {
   /** Which peers hold a copy of each referenced chunk (see locations.ts for its invariants). */
   readonly chunkLocations = new ChunkLocations()
   nextFileId: FileId = ROOT_ID + 1
+  /** Inodes with a security.capability attribute: while none has one, a mount may answer the kernel's probe itself. */
+  private capabilityXattrs = 0
   /** Chunks whose last reference went away since the last takeFreedChunks(); the store may delete them. */
   private freedChunks: string[] = []
 
@@ -286,6 +288,7 @@ export class FsState {
     const total = xattrBytes(inode) - (exists ? Buffer.byteLength(name) + inode.xattrs.get(name)!.length : 0)
     if (total + Buffer.byteLength(name) + value.length > XATTR_TOTAL_BYTES_MAX) return failed(Errno.ENOSPC)
     inode.xattrs.set(name, value)
+    if (name === CAPABILITY_XATTR && !exists) this.capabilityXattrs++
     inode.ctimeNs = nowNs
     return { errno: 0, fileId }
   }
@@ -294,6 +297,7 @@ export class FsState {
     const inode = this.inodes.get(fileId)
     if (inode === undefined) return failed(Errno.ENOENT)
     if (!inode.xattrs.delete(name)) return failed(Errno.ENODATA)
+    if (name === CAPABILITY_XATTR) this.capabilityXattrs--
     inode.ctimeNs = nowNs
     return { errno: 0, fileId }
   }
@@ -401,12 +405,27 @@ export class FsState {
   private removeDirectory (inode: Inode): void {
     this.entries.delete(inode.id)
     inode.nlink = 0
-    this.inodes.delete(inode.id)
+    this.forget(inode)
   }
 
   private removeInode (inode: Inode): void {
     for (let index = 0; index < inode.chunks.length; index++) this.replaceSlot(inode, index, null)
+    this.forget(inode)
+  }
+
+  private forget (inode: Inode): void {
+    if (inode.xattrs.has(CAPABILITY_XATTR)) this.capabilityXattrs--
     this.inodes.delete(inode.id)
+  }
+
+  /** Whether any inode has a security.capability attribute (the kernel asks before every write). */
+  get hasCapabilityXattrs (): boolean {
+    return this.capabilityXattrs > 0
+  }
+
+  /** Recounts what is derived from the inodes, after they were loaded wholesale (a snapshot). */
+  recountDerived (): void {
+    this.capabilityXattrs = countCapabilityXattrs(this.inodes.values())
   }
 
   private truncate (inode: Inode, size: number): void {
@@ -478,7 +497,14 @@ export class FsState {
     assert(references.size === this.chunkReferences.size, 'chunk reference table size')
     for (const [key, count] of references) assert(this.chunkReferences.get(key) === count, `chunk ${key} refcount`)
     this.chunkLocations.checkInvariants((key) => this.chunkReferences.has(key), this.removedPeers)
+    assert(this.capabilityXattrs === countCapabilityXattrs(this.inodes.values()), 'capability attribute count is off')
   }
+}
+
+function countCapabilityXattrs (inodes: Iterable<Inode>): number {
+  let count = 0
+  for (const inode of inodes) if (inode.xattrs.has(CAPABILITY_XATTR)) count++
+  return count
 }
 
 function newInode (id: FileId, mode: number, uid: number, gid: number, nowNs: bigint, parent: FileId): Inode {

@@ -10,7 +10,7 @@ import test from 'brittle'
 import { constants } from 'node:os'
 import type { Command } from '../../../metadata/fs/commands.js'
 import { DecodeError, HOLDERS_MAX, PEER_ID_BYTES_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, decodeCommand, encodeCommand } from '../../../metadata/fs/commands.js'
-import { CHUNK_BYTES, ROOT_ID, S_IFREG } from '../../../metadata/fs/inode.js'
+import { CAPABILITY_XATTR, CHUNK_BYTES, ROOT_ID, S_IFREG } from '../../../metadata/fs/inode.js'
 import { decodeSnapshot, encodeSnapshot } from '../../../metadata/fs/snapshot.js'
 import { FsState, REMOVED_PEERS_MAX } from '../../../metadata/fs/state.js'
 import { fuzzCases } from '../../helpers/fuzz-scale.js'
@@ -126,6 +126,25 @@ test('xattrs: create/replace flags, missing names', (t) => {
   t.is(fs.apply({ type: 'removexattr', fileId: f, name: 'user.a', nowNs: t0 }).errno, 0)
 })
 
+test('xattrs: the state knows whether any inode has a security.capability attribute', (t) => {
+  const fs = new FsState()
+  const f = fs.apply(fileCommand(ROOT_ID, 'f')).fileId!
+  const g = fs.apply(fileCommand(ROOT_ID, 'g')).fileId!
+  const set = (fileId: number): void => { fs.apply({ type: 'setxattr', fileId, name: CAPABILITY_XATTR, value: Buffer.from('v'), flags: 0, nowNs: t0 }) }
+  t.absent(fs.hasCapabilityXattrs)
+  set(f)
+  set(f) // replaced, still one inode
+  set(g)
+  t.ok(fs.hasCapabilityXattrs)
+  fs.apply({ type: 'removexattr', fileId: f, name: CAPABILITY_XATTR, nowNs: t0 })
+  t.ok(fs.hasCapabilityXattrs, 'g still has one')
+  t.ok(decodeSnapshot(encodeSnapshot(fs)).hasCapabilityXattrs, 'a snapshot keeps the count')
+  fs.apply({ type: 'unlink', parent: ROOT_ID, name: 'g', holder: '', nowNs: t0 })
+  t.absent(fs.hasCapabilityXattrs, 'removing the inode removes its attribute')
+  t.absent(decodeSnapshot(encodeSnapshot(fs)).hasCapabilityXattrs)
+  fs.checkInvariants()
+})
+
 
 const HOLDERS = [PEER_A, PEER_B, 'c'.repeat(PEER_ID_BYTES_MAX)]
 /** Peers that may hold chunk copies: more than HOLDERS_MAX, and peer-0..3 are the ones removePeer picks. */
@@ -170,7 +189,8 @@ function randomCommand (fs: FsState, next: () => number, step: number): Command 
     case 9: return { type: 'purgeOrphans', holder: pick(HOLDERS) }
     // Mostly peers that hold nothing (and repeats: removePeer is idempotent), rarely a holder.
     case 10: return { type: 'removePeer', peerId: next() < 0.05 ? pick(HOLDERS) : 'peer-' + Math.floor(next() * 4) }
-    default: return { type: 'setxattr', fileId: pick(ids), name: 'user.' + name, value: Buffer.from([step & 255]), flags: 0, nowNs }
+    // security.capability now and then: the state counts the inodes that have one (capability probes).
+    default: return { type: 'setxattr', fileId: pick(ids), name: next() < 0.2 ? CAPABILITY_XATTR : 'user.' + name, value: Buffer.from([step & 255]), flags: 0, nowNs }
   }
 }
 
