@@ -14,9 +14,14 @@ import type { WriteBudget } from './write-budget.js'
 /** Chunk buffers one file may hold before its oldest are sealed early (random writes across a file). */
 const DIRTY_CHUNKS_MAX = 4
 /** Seals one file may have in flight; a writer past it waits (pipelining without unbounded memory). */
-const SEALS_IN_FLIGHT_MAX = 2
+const SEALS_IN_FLIGHT_MAX = 4
 /** Buffers grow in steps of this size, so a small file never allocates a whole chunk. */
 const BUFFER_STEP_BYTES = 64 * 1024
+/**
+ * A buffer that outgrows this is being streamed into: it takes the whole chunk at once rather than
+ * doubling four more times (each step a copy and a larger allocation for the collector to reclaim).
+ */
+const BUFFER_STREAMING_BYTES = 256 * 1024
 /**
  * Sequential readers get the next bytes read ahead into the chunk cache, in steps this large: one
  * large pread and a run of block decryptions instead of a disk round trip per 128 KiB FUSE read.
@@ -263,7 +268,8 @@ export class OpenFile {
 
   private ensureCapacity (buffer: ChunkBuffer, bytes: number): void {
     if (buffer.data.length >= bytes) return
-    const capacity = Math.min(CHUNK_BYTES, Math.max(bytes, buffer.data.length * 2, BUFFER_STEP_BYTES))
+    const doubled = buffer.data.length >= BUFFER_STREAMING_BYTES ? CHUNK_BYTES : buffer.data.length * 2
+    const capacity = Math.min(CHUNK_BYTES, Math.max(bytes, doubled, BUFFER_STEP_BYTES))
     const data = Buffer.allocUnsafe(capacity)
     buffer.data.copy(data, 0, 0, buffer.length)
     this.budget.take(capacity - buffer.data.length)
