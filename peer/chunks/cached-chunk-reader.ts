@@ -5,7 +5,7 @@
 import { LRUCache } from 'lru-cache'
 import { type ChunkId, chunkIdToHex } from './chunk-id.js'
 import type { ChunkCache } from './chunk-cache.js'
-import { type ChunkLayout, blockRange, copyPlaintextRange } from './sealed-chunk.js'
+import { type ChunkLayout, blockRange, copyPlaintextRangeInto } from './sealed-chunk.js'
 
 export const LAYOUTS_MAX = 4096 // chunk headers remembered, so a fully cached read touches no disk
 
@@ -30,13 +30,23 @@ export class CachedChunkReader {
 
   /** Plaintext bytes [offset, offset + length) of chunk `id`, clamped to its end like pread. */
   async read (id: ChunkId, offset: number, length: number): Promise<Buffer> {
+    const target = Buffer.allocUnsafe(length)
+    return target.subarray(0, await this.readInto(id, offset, target))
+  }
+
+  /**
+   * Copies plaintext from `offset` of chunk `id` into `target` (as much as fits, up to the chunk's
+   * end); returns how many bytes. A FUSE read lands in the kernel's buffer with no allocation between.
+   */
+  async readInto (id: ChunkId, offset: number, target: Buffer): Promise<number> {
     const hex = chunkIdToHex(id)
     const layout = await this.layoutOf(id, hex)
-    const range = blockRange(layout, offset, length)
-    if (range.blockCount === 0) return Buffer.alloc(0)
+    const range = blockRange(layout, offset, target.length)
+    if (range.blockCount === 0) return 0
     const blocks = await Promise.all(this.blockPromises(id, hex, range.firstBlock, range.blockCount))
-    const end = Math.min(offset + length, layout.plaintextBytes)
-    return copyPlaintextRange(blocks, offset - range.plaintextOffset, end - range.plaintextOffset)
+    const end = Math.min(offset + target.length, layout.plaintextBytes)
+    copyPlaintextRangeInto(blocks, offset - range.plaintextOffset, end - range.plaintextOffset, target)
+    return end - offset
   }
 
   /** Brings the blocks of [offset, offset + length) into the cache without assembling a result. */

@@ -50,6 +50,16 @@ export class SealPool {
     return response.blocks.map(toBuffer)
   }
 
+  /**
+   * Verifies sealed bytes from elsewhere in full, as ChunkStore.openSealed does (ChunkCorruptError when
+   * they do not open), off this thread: a 4 MiB chunk is ~7 ms of decryption and hashing. The bytes are
+   * copied, not handed over: the caller may still be sending them on down a chain.
+   */
+  async verify (id: Uint8Array, sealed: Uint8Array): Promise<void> {
+    const response = await this.run((job) => ({ kind: 'verify', job, sealed, id }), [])
+    if (!('verified' in response)) throw new Error('seal worker answered a verify with something else')
+  }
+
   private async run (request: (job: number) => SealRequest, transfer: ArrayBuffer[]): Promise<SealResponse> {
     if (this.failure !== null) throw this.failure
     const job = this.nextJob++

@@ -2,15 +2,17 @@
 // blocks, off the JS thread that answers FUSE.
 import { parentPort, workerData } from 'node:worker_threads'
 import { chunkIdOf } from './chunk-id.js'
-import { ChunkCorruptError, openBlocks, sealChunk } from './sealed-chunk.js'
+import { ChunkCorruptError, openBlocks, openChunk, sealChunk } from './sealed-chunk.js'
 import type { BlockRange, ChunkLayout } from './sealed-chunk.js'
 
 export type SealRequest =
   | { readonly kind: 'seal', readonly job: number, readonly plaintext: Uint8Array }
   | { readonly kind: 'open', readonly job: number, readonly layout: ChunkLayout, readonly range: BlockRange, readonly sealed: Uint8Array, readonly id: Uint8Array }
+  | { readonly kind: 'verify', readonly job: number, readonly sealed: Uint8Array, readonly id: Uint8Array }
 export type SealResponse =
   | { readonly job: number, readonly id: Uint8Array, readonly sealed: Uint8Array }
   | { readonly job: number, readonly blocks: Uint8Array[] }
+  | { readonly job: number, readonly verified: true }
   | { readonly job: number, readonly error: string, readonly corrupt: boolean }
 
 const { encryptionKey, idKey } = workerData as { encryptionKey: Uint8Array, idKey: Uint8Array }
@@ -27,6 +29,17 @@ port.on('message', (request: SealRequest) => {
     if (request.kind === 'open') {
       const blocks = openBlocks(request.layout, request.range, request.sealed, request.id, encryptionKey)
       port.postMessage({ job: request.job, blocks } satisfies SealResponse, blocks.flatMap(owned))
+      return
+    }
+    if (request.kind === 'verify') {
+      try {
+        openChunk(request.sealed, request.id, { encryptionKey, idKey })
+      } catch (error) {
+        // Whatever a peer sent, failing to open it means a bad copy (as ChunkStore.openSealed says).
+        port.postMessage({ job: request.job, error: String((error as Error).message ?? error), corrupt: true } satisfies SealResponse)
+        return
+      }
+      port.postMessage({ job: request.job, verified: true } satisfies SealResponse)
       return
     }
     const id = chunkIdOf(request.plaintext, idKey)

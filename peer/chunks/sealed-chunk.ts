@@ -191,16 +191,23 @@ export function openChunk (sealed: Uint8Array, id: Uint8Array, keys: ChunkKeys):
  */
 export function copyPlaintextRange (blocks: readonly Buffer[], start: number, end: number): Buffer {
   const output = Buffer.allocUnsafe(Math.max(end - start, 0))
+  copyPlaintextRangeInto(blocks, start, end, output)
+  return output
+}
+
+/** As copyPlaintextRange, into the start of `target` (at least end − start bytes), without allocating. */
+export function copyPlaintextRangeInto (blocks: readonly Buffer[], start: number, end: number, target: Buffer): void {
+  const length = Math.max(end - start, 0)
+  if (target.length < length) throw new RangeError(`a target of ${target.length} bytes cannot take ${length}`)
   let blockStart = 0
   let written = 0
   for (const block of blocks) {
     const from = Math.max(start - blockStart, 0)
     const to = Math.min(end - blockStart, block.length)
-    if (from < to) written += block.copy(output, written, from, to)
+    if (from < to) written += block.copy(target, written, from, to)
     blockStart += block.length
   }
-  if (written !== output.length) throw new RangeError(`range [${start}, ${end}) is outside ${blockStart} bytes of blocks`)
-  return output
+  if (written !== length) throw new RangeError(`range [${start}, ${end}) is outside ${blockStart} bytes of blocks`)
 }
 
 export function blockPlaintextBytes (layout: ChunkLayout, index: number): number {

@@ -63,3 +63,24 @@ test('a store with a pool reads long runs (read-ahead) through it, correctly', a
   sameBytes(t, Buffer.concat(await store.readBlocks(id, 0, 64)), plaintext, 'all 64 blocks, opened on the worker')
   sameBytes(t, await store.read(id, 70_000, 5000), plaintext.subarray(70_000, 75_000), 'a short read, opened here')
 })
+
+test('a store with a pool verifies whole copies from peers on the worker, refusing damaged ones', async (t) => {
+  const keys = newKeys()
+  const pool = new SealPool(keys, 1)
+  t.teardown(async () => { await pool.close() }, { order: 1 })
+  const { store } = await tempStore(t, { ...keys, sealPool: pool })
+  const plaintext = patterned(CHUNK_BYTES, 8)
+  const id = chunkIdOf(plaintext, keys.idKey)
+  const sealed = sealChunk(plaintext, id, keys.encryptionKey)
+  const damaged = Buffer.from(sealed)
+  damaged[damaged.length >> 1]! ^= 1
+  await t.exception(store.putSealed(id, damaged), ChunkCorruptError, 'a flipped bit is refused')
+  const swapped = Buffer.from(sealed)
+  swapped.writeUInt32LE(swapped.readUInt32LE(0) ^ 1, 0) // the header
+  await t.exception(store.putSealed(id, swapped), ChunkCorruptError, 'a damaged header is refused as a bad copy too')
+  await t.exception(store.putSealed(chunkIdOf(Buffer.from('other'), keys.idKey), sealed), ChunkCorruptError, 'a copy under another id is refused')
+  t.absent(await store.has(id), 'nothing damaged was stored')
+  await store.putSealed(id, sealed)
+  t.is(sealed.length > 0, true, 'the caller keeps its bytes (copied to the worker, not handed over)')
+  sameBytes(t, await store.read(id, 0, CHUNK_BYTES), plaintext)
+})
