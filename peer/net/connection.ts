@@ -13,8 +13,10 @@ import type { ChunkMessage, Handshake, HealthMessage } from './wire.js'
 
 export const ADMISSION_TIMEOUT_MS = 5_000
 /**
- * Chunk requests this peer has in flight on one connection: whole chunks are up to 4 MiB and share the
- * stream with Raft, so few in flight keep heartbeats from queueing behind many MiB (STACK.md §4).
+ * Chunk requests that may occupy one connection at once: whole chunks are up to 4 MiB and share the
+ * stream with Raft, so few on the wire keep heartbeats from queueing behind many MiB (STACK.md §4). A
+ * get occupies its slot until answered (its 4 MiB come back on the remote's stream); a put only until
+ * its bytes have left — the stream drained — as it then waits for replicas to store it, not for the link.
  */
 export const CHUNK_REQUESTS_IN_FLIGHT_MAX = 2
 
@@ -67,8 +69,11 @@ export class PeerConnection {
   private chunkMessage!: ProtomuxMessage<Uint8Array>
   private readonly pending = new Map<number, { resolve: (reply: ChunkReply) => void, reject: (error: Error) => void, timer: NodeJS.Timeout }>()
   private readonly waitingForSlot: Array<() => void> = []
+  /** Slots of puts whose bytes are still on their way: freed when the stream drains. */
+  private readonly untilDrained: Array<() => void> = []
   private requestSequence = 0
   private inFlight = 0
+  private awaitingReply = 0
   private readonly admissionTimer: NodeJS.Timeout
   admitted = false
   closed = false
@@ -93,7 +98,7 @@ export class PeerConnection {
 
   /** Chunk requests sent and not answered yet, plus those queued for a slot. */
   get outstanding (): number {
-    return this.inFlight + this.waitingForSlot.length
+    return this.awaitingReply + this.waitingForSlot.length
   }
 
   sendRaft (message: Message): void {
@@ -109,6 +114,14 @@ export class PeerConnection {
     while (this.inFlight >= CHUNK_REQUESTS_IN_FLIGHT_MAX) await new Promise<void>((resolve) => this.waitingForSlot.push(resolve))
     if (this.closed || !this.admitted) throw new PeerUnavailableError(`peer ${this.peerId.slice(0, 12)} is not connected`)
     this.inFlight++
+    this.awaitingReply++
+    let slotHeld = true
+    const freeSlot = (): void => {
+      if (!slotHeld) return
+      slotHeld = false
+      this.inFlight--
+      this.waitingForSlot.shift()?.()
+    }
     try {
       const requestId = ++this.requestSequence
       return await new Promise<ChunkReply>((resolve, reject) => {
@@ -117,11 +130,15 @@ export class PeerConnection {
           reject(new PeerUnavailableError(`peer ${this.peerId.slice(0, 12)} did not answer a chunk request in ${timeoutMs} ms`))
         }, timeoutMs)
         this.pending.set(requestId, { resolve, reject, timer })
-        this.chunkMessage.send(encodeChunkMessage({ kind, requestId, chunkId, payload, chain }))
+        const flushed = this.chunkMessage.send(encodeChunkMessage({ kind, requestId, chunkId, payload, chain }))
+        if (kind === ChunkKind.Put) {
+          if (flushed) freeSlot()
+          else this.untilDrained.push(freeSlot)
+        }
       })
     } finally {
-      this.inFlight--
-      this.waitingForSlot.shift()?.()
+      this.awaitingReply--
+      freeSlot()
     }
   }
 
@@ -150,6 +167,7 @@ export class PeerConnection {
       this.pending.delete(id)
     }
     for (const wake of this.waitingForSlot.splice(0)) wake()
+    this.untilDrained.length = 0 // each frees its slot as its request is rejected above
     clearTimeout(this.admissionTimer)
     this.socket.destroy()
     this.events.closed(this, reason, refused)
@@ -160,7 +178,8 @@ export class PeerConnection {
       protocol: PROTOCOLS[name],
       handshake: lenientHandshake,
       onopen: (handshake) => this.verify(name, handshake),
-      onclose: () => this.close(`${name} channel closed`)
+      onclose: () => this.close(`${name} channel closed`),
+      ondrain: () => { for (const free of this.untilDrained.splice(0)) free() }
     })
     if (channel === null) throw new WireError(`${name} channel already exists on this connection`)
     const message = channel.addMessage({

@@ -20,6 +20,8 @@ declare module 'protomux' {
     messages?: Array<MessageOptions<any>>
     onopen?: (handshake: H) => void | Promise<void>
     onclose?: () => void | Promise<void>
+    /** Called when the underlying stream drained (what was written has left). */
+    ondrain?: () => void | Promise<void>
   }
   export default class Protomux {
     static from (stream: Duplex): Protomux
