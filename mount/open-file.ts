@@ -242,11 +242,8 @@ export class OpenFile {
     }
     const ref = this.sealed.get(slot) ?? this.metadata.state.get(this.fileId)?.chunks[slot] ?? null
     const available = ref === null ? 0 : Math.max(0, Math.min(target.length, ref.length - inChunk))
-    if (ref !== null && available > 0) {
-      const bytes = await this.chunks.read(ref.id, inChunk, available)
-      bytes.copy(target, 0, 0, available)
-    }
-    target.fill(0, available)
+    const copied = ref !== null && available > 0 ? await this.chunks.readInto(ref.id, inChunk, target.subarray(0, available)) : 0
+    target.fill(0, copied)
   }
 
   /** The buffer of `slot`, created on first write; existing bytes of the slot are loaded (copy-on-write). */
@@ -259,7 +256,8 @@ export class OpenFile {
     const committedLength = Math.max(0, Math.min(ref?.length ?? 0, this.size - slot * CHUNK_BYTES))
     const buffer: ChunkBuffer = { data: Buffer.alloc(0), length: 0 }
     this.ensureCapacity(buffer, committedLength)
-    if (ref !== null && committedLength > 0) (await this.chunks.read(ref.id, 0, committedLength)).copy(buffer.data)
+    const loaded = ref !== null && committedLength > 0 ? await this.chunks.readInto(ref.id, 0, buffer.data.subarray(0, committedLength)) : 0
+    buffer.data.fill(0, loaded, committedLength)
     buffer.length = committedLength
     this.dirty.set(slot, buffer)
     if (this.dirty.size > DIRTY_CHUNKS_MAX) this.startSeal(this.dirty.keys().next().value!)

@@ -23,8 +23,11 @@ export interface ChunkService {
    */
   put (plaintext: Buffer): Promise<ChunkRef>
   unpin (ids: Buffer[]): void
-  /** Verified plaintext bytes [offset, offset + length) of a stored chunk. */
-  read (id: Buffer, offset: number, length: number): Promise<Buffer>
+  /**
+   * Copies verified plaintext of a stored chunk, from `offset`, into `target` (as much as fits, up to
+   * the chunk's end); resolves with how many bytes.
+   */
+  readInto (id: Buffer, offset: number, target: Buffer): Promise<number>
   /** Starts reading [offset, offset + length) into the cache without waiting (sequential read-ahead). */
   prefetch (id: Buffer, offset: number, length: number): void
   /** Makes the directory entries of chunks put so far durable: call before committing metadata. */

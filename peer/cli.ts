@@ -13,7 +13,7 @@ import { unmountPath } from '../native/fuse.js'
 import HyperDHT from 'hyperdht'
 import { runBootstrapNode } from './bootstrap-node.js'
 import { createSecret, readSecret } from './cluster-keys.js'
-import { CACHE_MB_DEFAULT, CONFIG_FILE_NAME, ConfigError } from './config.js'
+import { CACHE_MB_DEFAULT, CONFIG_FILE_NAME, ConfigError, DISK_CACHE_MB_DEFAULT } from './config.js'
 import type { Settings } from './config.js'
 import { loadSettings } from './config-file.js'
 import { requestControl } from './control.js'
@@ -72,7 +72,7 @@ Creates DIR (mode 0700) for a new peer of the invited cluster. Start it with 'sw
 the cluster's leader admits it as a learner, sends it the metadata, and promotes it to voter while the
 group has fewer than 3 (or 5) voters.`,
   up: `Usage: swarmfs up --data DIR --mount MNT [--bootstrap HOST:PORT[,…]|public] [--host ADDR]
-                  [--allow-other] [--cache-mb N] [--metrics HOST:PORT [--metrics-public]]
+                  [--allow-other] [--cache-mb N] [--disk-cache-mb N] [--metrics HOST:PORT [--metrics-public]]
                   [--log-level LEVEL] [--log-format text|json] [--config FILE]
 
 Runs the peer daemon in the foreground and mounts the filesystem at MNT.
@@ -85,6 +85,8 @@ from its default (flags > environment > config file > defaults); an empty variab
   --host ADDR       address the DHT socket binds to and is reachable at (env SWARMFS_HOST)
   --allow-other     let other users use the mount; permissions are still enforced (env SWARMFS_ALLOW_OTHER)
   --cache-mb N      plaintext chunk cache size in MiB (default ${CACHE_MB_DEFAULT}; env SWARMFS_CACHE_MB)
+  --disk-cache-mb N disk space in MiB for copies of other peers' chunks kept after reading them here,
+                    least recently read evicted first; 0: off (default ${DISK_CACHE_MB_DEFAULT}; env SWARMFS_DISK_CACHE_MB)
   --metrics A       serve Prometheus metrics at http://A/metrics, A being HOST:PORT, e.g. 127.0.0.1:9464
                     (env SWARMFS_METRICS; default: off). A non-loopback HOST is refused unless
                     --metrics-public is also given (env SWARMFS_METRICS_PUBLIC): the metrics name peers
@@ -103,9 +105,10 @@ Logs go to stderr. SIGINT or SIGTERM commits open files, unmounts and exits 0; s
   status: `Usage: swarmfs status --data DIR [--json]
 
 Prints the state of the peer running on DIR and of the peers it knows: leader, members, peers up,
-suspect or down, disk capacity, cache hit rate, under-replicated chunks, scrub and pass progress.
+suspect or down, disk capacity, cache hit rate, disk cache used and bound with its hits, this peer's
+capacity and share of the placement weight, under-replicated chunks, scrub and pass progress.
 --json prints one JSON object (id, role, term, leader, peers[{id, role, state, lastHeartbeat, lag}],
-disk, chunks, passes, …). Exit code 3: no peer running.`,
+disk, placement, chunks (diskCache, replication, keeper), passes, …). Exit code 3: no peer running.`,
   scrub: `Usage: swarmfs scrub --data DIR [--json]
 
 Asks the peer running on DIR to verify every chunk it stores now, at full speed (the background
@@ -193,6 +196,7 @@ function parseWith (args: string[]) {
       json: { type: 'boolean', default: false },
       'allow-other': { type: 'boolean' },
       'cache-mb': { type: 'string' },
+      'disk-cache-mb': { type: 'string' },
       dir: { type: 'string', default: '/tmp/swarmfs-demo' },
       bootstrap: { type: 'string' },
       host: { type: 'string' },
@@ -319,6 +323,7 @@ async function up (settings: Settings, configFile: string | null, command: strin
     mount,
     allowOther: settings.allowOther,
     cacheBytesMax: settings.cacheMb * 1024 * 1024,
+    diskCacheBytesMax: settings.diskCacheMb * 1024 * 1024,
     ...(settings.bootstrap !== undefined ? { bootstrap: settings.bootstrap } : {}),
     ...(settings.host !== undefined ? { host: settings.host } : {}),
     ...(settings.metrics !== undefined ? { metrics: settings.metrics } : {}),
@@ -453,6 +458,8 @@ async function status (data: string, json: boolean): Promise<number> {
     `uptime      ${String(result.uptimeSeconds)} s`,
     diskLine(result.disk),
     `cache       ${formatBytes(cache.bytes ?? 0)} of ${formatBytes(cache.bytesMax ?? 0)}, ${cache.hits ?? 0} hits / ${cache.misses ?? 0} misses${hitRate(cache)}`,
+    ...diskCacheLines(result.chunks.diskCache),
+    ...placementLines(result.placement, result.id as string),
     ...replicationLines(result.chunks.replication, result.chunks.keeper),
     ...passLines(result.passes as PassJob[] | undefined),
     'peers       (* this peer; lag: committed entries not yet applied)',
@@ -466,6 +473,23 @@ function diskLine (disk: { path: string, bytesTotal: number, bytesFree: number, 
   const used = disk.bytesTotal - disk.bytesFree
   const percent = disk.bytesTotal === 0 ? 0 : Math.round(100 * used / disk.bytesTotal)
   return `disk        ${formatBytes(used)} used of ${formatBytes(disk.bytesTotal)} (${percent}%), ${formatBytes(disk.bytesAvailable)} available (${disk.path})`
+}
+
+/** The disk cache tier: copies of other peers' chunks kept here after reading them. */
+function diskCacheLines (diskCache: Record<string, number> | null | undefined): string[] {
+  if (diskCache === null || diskCache === undefined) return []
+  if (diskCache.bytesMax === 0) return ['disk cache  off']
+  return [`disk cache  ${formatBytes(diskCache.bytes ?? 0)} of ${formatBytes(diskCache.bytesMax ?? 0)} in ${diskCache.chunks ?? 0} chunks, ${diskCache.hits ?? 0} hits, ${diskCache.evicted ?? 0} evicted`]
+}
+
+/** This peer's capacity for placement and its share of the total weight. */
+function placementLines (placement: { peers: Array<{ id: string, capacityBytes: number | null, weight: number }> } | null | undefined, self: string): string[] {
+  if (placement === null || placement === undefined || placement.peers.length === 0) return []
+  const own = placement.peers.find((peer) => peer.id === self)
+  if (own === undefined) return []
+  const total = placement.peers.reduce((sum, peer) => sum + peer.weight, 0)
+  const capacity = own.capacityBytes === null ? 'not measured yet' : formatBytes(own.capacityBytes)
+  return [`placement   capacity ${capacity}, ${(100 * own.weight / total).toFixed(0)}% of the placement weight of ${placement.peers.length} peers`]
 }
 
 function hitRate (cache: Record<string, number>): string {

@@ -14,6 +14,8 @@ import type { MetricsAddress } from './metrics.js'
 export const CONFIG_FILE_NAME = 'swarmfs.conf'
 export const CONFIG_BYTES_MAX = 64 * 1024
 export const CACHE_MB_DEFAULT = 64
+/** The disk cache tier: copies kept only to serve reads here (disk-cache.ts); 0 turns it off. */
+export const DISK_CACHE_MB_DEFAULT = 1024
 const CACHE_MB_MAX = 1024 * 1024
 const TEXT_CHARS_MAX = 4096
 const BOOTSTRAP_ADDRESSES_MAX = 32
@@ -43,6 +45,7 @@ export interface SettingValues {
   'metrics-public': boolean
   'allow-other': boolean
   'cache-mb': number
+  'disk-cache-mb': number
   'log-level': LogLevel
   'log-format': LogFormat
 }
@@ -61,6 +64,7 @@ export interface Settings {
   metricsPublic: boolean
   allowOther: boolean
   cacheMb: number
+  diskCacheMb: number
   logLevel: LogLevel
   logFormat: LogFormat
   sources: Partial<Record<SettingKey, string>>
@@ -127,6 +131,12 @@ function cacheMb (value: string): number {
   return megabytes
 }
 
+function diskCacheMb (value: string): number {
+  const megabytes = /^\d{1,8}$/.test(value) ? Number(value) : NaN
+  if (!Number.isInteger(megabytes) || megabytes > CACHE_MB_MAX) throw new BadValue(`${quote(value)} is not a whole number of MiB between 0 (off) and ${CACHE_MB_MAX}`)
+  return megabytes
+}
+
 function logLevel (value: string): LogLevel {
   if (!isLogLevel(value)) throw new BadValue(`${quote(value)} is not one of ${LOG_LEVELS.join(', ')}`)
   return value
@@ -146,6 +156,7 @@ const PARSERS: { [K in SettingKey]: (value: string) => SettingValues[K] } = {
   'metrics-public': boolean,
   'allow-other': boolean,
   'cache-mb': cacheMb,
+  'disk-cache-mb': diskCacheMb,
   'log-level': logLevel,
   'log-format': logFormat
 }
@@ -265,6 +276,7 @@ export function mergeSettings (layers: readonly SettingsLayer[]): Settings {
     metricsPublic,
     allowOther: pick('allow-other') ?? false,
     cacheMb: pick('cache-mb') ?? CACHE_MB_DEFAULT,
+    diskCacheMb: pick('disk-cache-mb') ?? DISK_CACHE_MB_DEFAULT,
     logLevel: pick('log-level') ?? 'info',
     logFormat: pick('log-format') ?? 'text',
     sources

@@ -14,9 +14,11 @@ import type { Mount } from '../mount/fuse-ops.js'
 import { nowNs } from '../mount/time.js'
 import { measureDisk } from './chunks/disk-room.js'
 import type { DiskSpace } from './chunks/disk-room.js'
+import { levelBytes } from './capacity.js'
 import { deriveClusterKeys, readSecret } from './cluster-keys.js'
 import { serveControl } from './control.js'
 import { dataDir } from './data-dir.js'
+import { DiskCache } from './disk-cache.js'
 import { LatencyHistogram, LatencyRecorder } from './latency-histogram.js'
 import { LocalChunks } from './local-chunks.js'
 import type { Logger } from './log.js'
@@ -39,6 +41,8 @@ export interface DaemonOptions {
   mount: string
   allowOther: boolean
   cacheBytesMax: number
+  /** Disk space for copies kept only to serve reads here (disk-cache.ts); 0: none beyond the keeper's next round. */
+  diskCacheBytesMax: number
   /** DHT bootstrap nodes; 'public' uses hyperswarm's public DHT; undefined runs this peer alone, offline. */
   bootstrap?: Address[] | 'public'
   /** Address the DHT binds to (and is reachable at). */
@@ -58,6 +62,8 @@ export interface PeerInfo {
 const JOIN_LOG_INTERVAL_MS = 10_000
 /** How often the free space of the data directory's filesystem is read for `status` and metrics. */
 const DISK_REFRESH_MS = 5_000
+/** How often this peer's capacity for placement is measured (it lists every chunk file; weights are coarse). */
+const CAPACITY_REFRESH_MS = 60_000
 /** How often the mount table is checked for an `umount` from outside. */
 const MOUNT_CHECK_MS = 2_000
 
@@ -175,11 +181,26 @@ export class Daemon {
     if (garbage > 0) logger.info('chunks.garbage_collected', { chunks: garbage })
     if (this.network !== undefined) {
       const chain = process.env.SWARMFS_REPLICATION !== 'fanout'
-      this.replicated = new ReplicatedChunks(chunks, this.network, { replicas: REPLICAS_DEFAULT, chain, holdersOf: (key) => metadata.state.holdersOf(key), logger })
+      const self = this.peer.id
+      const diskCache = new DiskCache(chunks, {
+        bytesMax: this.options.diskCacheBytesMax,
+        isListedHere: (key) => metadata.state.holdersOf(key).includes(self),
+        isReferenced: (key) => metadata.state.chunkReferences.has(key),
+        logger
+      })
+      const cached = await diskCache.rebuild()
+      if (cached > 0) logger.info('chunks.disk_cache_rebuilt', { chunks: cached, bytes: diskCache.bytes() })
+      this.replicated = new ReplicatedChunks(chunks, this.network, { replicas: REPLICAS_DEFAULT, chain, holdersOf: (key) => metadata.state.holdersOf(key), logger, diskCache })
       this.keeper = new ReplicaKeeper(metadata, chunks, this.replicated, this.network, keeperSettings(), logger)
     }
     await this.refreshDisk()
     this.every(DISK_REFRESH_MS, async () => { await this.refreshDisk() })
+    const replicated = this.replicated
+    if (replicated !== undefined) {
+      const level = await replicated.refreshCapacity()
+      logger.info('chunks.capacity_measured', { level: level ?? 'unknown', bytes: level === null ? 'unknown' : levelBytes(level) })
+      this.every(CAPACITY_REFRESH_MS, async () => { await replicated.refreshCapacity() })
+    }
     // Before the mount, so that a metrics address in use fails the start with nothing mounted.
     if (this.options.metrics !== undefined) {
       this.metricsServer = await serveMetrics(this.options.metrics, () => this.status())
@@ -270,9 +291,23 @@ export class Daemon {
       memory: process.memoryUsage(),
       disk: this.disk === null ? null : { path: dataDir(this.options.data).root, bytesTotal: this.disk.totalBytes, bytesFree: this.disk.freeBytes, bytesAvailable: this.disk.availableBytes },
       metadata: { inodes: metadata.state.inodes.size, ...raft.storage },
-      chunks: { ...this.chunks!.stats(), replication: this.replicated?.stats ?? null, keeper: this.keeper?.stats ?? null },
+      placement: this.placementStatus(views.map((view) => view.id)),
+      chunks: { ...this.chunks!.stats(), diskCache: this.replicated?.diskCache?.stats() ?? null, replication: this.replicated?.stats ?? null, keeper: this.keeper?.stats ?? null },
       passes: this.jobs.running(),
       latency: { fuse: this.fuseLatency.snapshot(), metadataProposal: this.proposalLatency.snapshot() }
+    }
+  }
+
+  /** Each peer's advertised capacity (quantized) and placement weight, as this peer ranks with them. */
+  private placementStatus (peers: readonly string[]): { peers: Array<{ id: string, capacityBytes: number | null, weight: number }> } | null {
+    const network = this.network
+    if (network === undefined) return null
+    const weightOf = network.placementWeights()
+    return {
+      peers: peers.map((id) => {
+        const level = network.capacityLevelOf(id)
+        return { id, capacityBytes: level === null ? null : levelBytes(level), weight: weightOf(id) }
+      })
     }
   }
 

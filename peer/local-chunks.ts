@@ -1,6 +1,7 @@
 // The chunk service of a single peer: sealed chunks in the local store, verified plaintext blocks in
 // the LRU cache, and garbage collection of chunks no file references — except chunks that are pinned:
-// stored by an open file but not yet committed, or being read right now.
+// stored by an open file but not yet committed, or being read right now. A put that finds the disk
+// full asks the disk cache tier (disk-cache.ts), when there is one, to evict copies, then tries once more.
 import type { ChunkRef } from '../metadata/fs/inode.js'
 import type { FsState } from '../metadata/fs/state.js'
 import type { ChunkService } from '../mount/services.js'
@@ -8,7 +9,9 @@ import { CachedChunkReader } from './chunks/cached-chunk-reader.js'
 import { ChunkCache } from './chunks/chunk-cache.js'
 import { chunkIdFromHex, chunkIdToHex } from './chunks/chunk-id.js'
 import { ChunkStore } from './chunks/chunk-store.js'
+import { ChunkStoreFullError } from './chunks/disk-room.js'
 import { SealPool } from './chunks/seal-pool.js'
+import { sealedBytesFor } from './chunks/sealed-chunk.js'
 import { SILENT_LOGGER } from './log.js'
 import type { Logger } from './log.js'
 
@@ -25,6 +28,14 @@ export interface LocalChunksOptions {
   logger?: Logger
 }
 
+/** What the disk cache tier does for the store: make room when it is full, and hear of deletions. */
+export interface EvictableCopies {
+  /** Evicts cached copies to free at least `bytes`; resolves with the bytes freed (0: nothing to evict). */
+  makeRoom: (bytes: number) => Promise<number>
+  /** A chunk's file was deleted (collected or dropped). */
+  deleted: (key: string) => void
+}
+
 export class LocalChunks implements ChunkService {
   readonly store: ChunkStore
   readonly cache: ChunkCache
@@ -37,6 +48,7 @@ export class LocalChunks implements ChunkService {
 
   private readonly sealPool: SealPool
   private readonly logger: Logger
+  private evictable: EvictableCopies | null = null
 
   private constructor (store: ChunkStore, sealPool: SealPool, cache: ChunkCache, state: () => FsState, logger: Logger) {
     this.logger = logger
@@ -61,10 +73,54 @@ export class LocalChunks implements ChunkService {
     return new LocalChunks(store, sealPool, cache, state, options.logger ?? SILENT_LOGGER)
   }
 
-  /** onSealed: the sealed bytes, as soon as they exist (not called for a dedupe hit sealed on this thread). */
+  /** The disk cache tier, asked for room before a put fails for lack of it. */
+  attachCache (evictable: EvictableCopies): void {
+    this.evictable = evictable
+  }
+
+  /**
+   * onSealed: the sealed bytes, as soon as they exist (not called for a dedupe hit sealed on this
+   * thread); once only, even when the put is tried again after evicting cached copies.
+   */
   async put (plaintext: Buffer, onSealed?: (id: Buffer, sealed: Buffer) => void): Promise<ChunkRef> {
-    const id = await this.store.put(plaintext, (stored) => this.pin(chunkIdToHex(stored)), onSealed)
+    let sealedOnce = false
+    const once = (id: Buffer, sealed: Buffer): void => {
+      if (sealedOnce) return
+      sealedOnce = true
+      onSealed?.(id, sealed)
+    }
+    const id = await this.withRoom(sealedBytesFor(plaintext.length), async () => await this.store.put(plaintext, (stored) => this.pin(chunkIdToHex(stored)), once))
     return { id, length: plaintext.length }
+  }
+
+  /** Stores a sealed chunk from a peer (see ChunkStore.putSealed), evicting cached copies if the disk is full. */
+  async putSealed (id: Buffer, sealed: Uint8Array, options: { durable: boolean } = { durable: true }): Promise<void> {
+    await this.withRoom(sealed.length, async () => { await this.store.putSealed(id, sealed, options) })
+  }
+
+  /** Runs a put; when the store is full, cached copies are evicted to make room and it is tried once more. */
+  private async withRoom<T> (bytes: number, attempt: () => Promise<T>): Promise<T> {
+    try {
+      return await attempt()
+    } catch (error) {
+      if (!(error instanceof ChunkStoreFullError) || this.evictable === null) throw error
+      if (await this.evictable.makeRoom(bytes) === 0) throw error
+      return await attempt()
+    }
+  }
+
+  /** Runs `work` with the chunk pinned: neither collection nor eviction deletes it meanwhile. */
+  async pinned<T> (id: Buffer, work: () => Promise<T>): Promise<T> {
+    this.pin(chunkIdToHex(id))
+    try {
+      return await work()
+    } finally {
+      this.unpin([id])
+    }
+  }
+
+  isPinned (key: string): boolean {
+    return this.pins.has(key)
   }
 
   /**
@@ -81,9 +137,18 @@ export class LocalChunks implements ChunkService {
     setTimeout(() => this.releaseHold(key, false), ms).unref()
   }
 
-  /** Ends the holds of chunks that are now referenced (their commit landed). */
-  releaseCommittedHolds (): void {
-    for (const key of this.holds.keys()) if (this.state().chunkReferences.has(key)) this.releaseHold(key, true)
+  /**
+   * Ends the holds of chunks whose commit landed: a new chunk once a file references it; a copy of a
+   * chunk some file referenced already when it arrived (repair, rebalance, a duplicate write) only once
+   * the metadata lists this peer for it — the record follows the copy, and until then the copy looks
+   * surplus (the keeper would delete it, leaving a listed holder without a copy).
+   */
+  releaseCommittedHolds (isListedHere: (key: string) => boolean = () => true): void {
+    for (const [key, hold] of [...this.holds]) {
+      if (!this.state().chunkReferences.has(key)) continue
+      if (hold.referencedWhenHeld && !isListedHere(key)) continue
+      this.releaseHold(key, true)
+    }
   }
 
   private releaseHold (key: string, committed: boolean): void {
@@ -110,13 +175,19 @@ export class LocalChunks implements ChunkService {
   }
 
   /** Reads pin the chunk too: a commit that frees it meanwhile must not delete it under the reader. */
-  async read (id: Buffer, offset: number, length: number): Promise<Buffer> {
+  async readInto (id: Buffer, offset: number, target: Buffer): Promise<number> {
     this.pin(chunkIdToHex(id))
     try {
-      return await this.reader.read(id, offset, length)
+      return await this.reader.readInto(id, offset, target)
     } finally {
       this.unpin([id])
     }
+  }
+
+  /** Plaintext bytes [offset, offset + length) of a stored chunk, clamped to its end. */
+  async read (id: Buffer, offset: number, length: number): Promise<Buffer> {
+    const target = Buffer.allocUnsafe(length)
+    return target.subarray(0, await this.readInto(id, offset, target))
   }
 
   prefetch (id: Buffer, offset: number, length: number): void {
@@ -165,15 +236,22 @@ export class LocalChunks implements ChunkService {
         if (!removed) return
         this.cache.delete(id)
         this.deletions++
+        this.evictable?.deleted(key)
       }, (error: unknown) => { this.logger.warn('chunks.delete_failed', { chunk: key.slice(0, 12), error: error instanceof Error ? error : String(error) }) })
     }
   }
 
-  /** Deletes this peer's copy of a chunk that is still referenced but kept elsewhere (rebalancing). */
-  async dropCopy (id: Buffer): Promise<boolean> {
+  /**
+   * Deletes this peer's copy of a chunk that is still referenced but kept elsewhere (rebalancing, or an
+   * evicted cached copy), unless it is pinned or `stillDroppable()` — asked at the last moment — says no.
+   */
+  async dropCopy (id: Buffer, stillDroppable: () => boolean = () => true): Promise<boolean> {
     const key = chunkIdToHex(id)
-    const removed = await this.store.delete(id, () => !this.pins.has(key))
-    if (removed) this.cache.delete(id)
+    const removed = await this.store.delete(id, () => !this.pins.has(key) && stillDroppable())
+    if (removed) {
+      this.cache.delete(id)
+      this.evictable?.deleted(key)
+    }
     return removed
   }
 

@@ -23,9 +23,11 @@ export interface MetricsStatus {
   latency?: { fuse?: Record<string, HistogramSnapshot>, metadataProposal?: HistogramSnapshot }
   metadata?: { inodes?: number }
   disk?: { bytesTotal?: number, bytesFree?: number, bytesAvailable?: number } | null
+  placement?: { peers: Array<{ id: string, capacityBytes: number | null, weight: number }> } | null
   passes?: Array<{ kind: string, progress: { chunksDone: number, chunksTotal: number } }>
   chunks?: {
     cache?: { hits?: number, misses?: number, bytes?: number, bytesMax?: number }
+    diskCache?: { bytes?: number, bytesMax?: number, chunks?: number, hits?: number, admitted?: number, evicted?: number } | null
     replication?: { replicasWritten?: number, underReplicatedWrites?: number, stored?: number, fetched?: number, fetchFailures?: number, served?: number, readRepairs?: number, writtenElsewhere?: number, hedged?: number, badCopies?: number, refusedNoRoom?: number } | null
     keeper?: { copiesMade?: number, underReplicated?: number, scrubbed?: number, scrubRepaired?: number, surplusDeleted?: number, scrubPass?: number } | null
   }
@@ -68,6 +70,11 @@ export function renderMetrics (status: MetricsStatus): string {
     metric('swarmfs_peer_room_bytes', 'gauge', 'Bytes of chunks a peer said it can still store.',
       others.filter((peer) => typeof peer.roomBytes === 'number').map((peer) => ({ labels: { peer: peer.id }, value: peer.roomBytes as number })))
   }
+  const placement = status.placement?.peers ?? []
+  metric('swarmfs_peer_capacity_bytes', 'gauge', 'Capacity for chunks a peer advertised (its room plus the chunks it stores, quantized), this peer included.',
+    placement.filter((peer) => peer.capacityBytes !== null).map((peer) => ({ labels: { peer: peer.id }, value: peer.capacityBytes as number })))
+  metric('swarmfs_placement_weight', 'gauge', 'Weight of a peer in placement as this peer ranks with it (relative).',
+    placement.map((peer) => ({ labels: { peer: peer.id }, value: peer.weight })))
   metric('swarmfs_metadata_inodes', 'gauge', 'Inodes in the filesystem.', status.metadata?.inodes)
   if (status.disk !== undefined && status.disk !== null) {
     metric('swarmfs_disk_bytes', 'gauge', 'Size of the filesystem holding this peer\'s data directory.', status.disk.bytesTotal)
@@ -82,6 +89,15 @@ export function renderMetrics (status: MetricsStatus): string {
   metric('swarmfs_cache_misses_total', 'counter', 'Plaintext chunk cache misses.', cache?.misses)
   metric('swarmfs_cache_bytes', 'gauge', 'Bytes held by the plaintext chunk cache.', cache?.bytes)
   metric('swarmfs_cache_bytes_max', 'gauge', 'Capacity of the plaintext chunk cache in bytes.', cache?.bytesMax)
+  const diskCache = status.chunks?.diskCache ?? null
+  if (diskCache !== null) {
+    metric('swarmfs_disk_cache_bytes', 'gauge', 'Bytes of chunk copies kept on disk only to serve reads here.', diskCache.bytes)
+    metric('swarmfs_disk_cache_bytes_max', 'gauge', 'Bound of the disk cache in bytes (0: off).', diskCache.bytesMax)
+    metric('swarmfs_disk_cache_chunks', 'gauge', 'Chunk copies in the disk cache.', diskCache.chunks)
+    metric('swarmfs_disk_cache_hits_total', 'counter', 'Reads served by a copy in the disk cache instead of a fetch.', diskCache.hits)
+    metric('swarmfs_disk_cache_admitted_total', 'counter', 'Chunk copies that entered the disk cache.', diskCache.admitted)
+    metric('swarmfs_disk_cache_evictions_total', 'counter', 'Chunk copies evicted from the disk cache (over its bound, or for room).', diskCache.evicted)
+  }
   if (replication !== null) {
     metric('swarmfs_chunk_replicas_written_total', 'counter', 'Chunk replicas this peer placed on other peers.', replication.replicasWritten)
     metric('swarmfs_chunk_under_replicated_writes_total', 'counter', 'Chunk writes that got fewer replicas than wanted.', replication.underReplicatedWrites)

@@ -1,7 +1,8 @@
 // Keeps every chunk at R live copies, in the background and throttled: each round it walks the chunks
 // this peer is recorded as holding, acts on those it coordinates (replica-plan.ts: repair after a peer
 // stays down past the grace period, rebalance onto members that joined), records the new locations in
-// one Raft command per batch, and deletes local copies the metadata no longer lists. It also runs the
+// one Raft command per batch, and deletes local copies the metadata no longer lists — except those in
+// the disk cache tier (disk-cache.ts), which it brings within its bound instead. It also runs the
 // scrubber: every stored chunk is re-verified at a bounded rate and a bad copy is replaced from a good
 // replica. An operator can ask for a pass now (`swarmfs repair`, `rebalance`, `scrub`): it runs in
 // the same queue as the rounds, unthrottled, and counts its progress. Counts feed `swarmfs status`.
@@ -131,7 +132,7 @@ export class ReplicaKeeper {
     const members = [...voters, ...learners]
     if (!members.includes(self)) return true
     this.baseline ??= new Set(members)
-    this.local.releaseCommittedHolds()
+    this.local.releaseCommittedHolds((key) => this.metadata.state.holdersOf(key).includes(self))
     const now = Date.now()
     const up = new Set([self, ...this.network.upPeers()])
     for (const id of members) {
@@ -143,6 +144,7 @@ export class ReplicaKeeper {
     // Peers that said they lack room for another chunk: repair copies to others first, rebalance never onto them.
     const shortOfRoom = new Set(members.filter((id) => isShortOfRoom(this.network.roomOf(id), CHUNK_BYTES)))
     const state = this.metadata.state
+    const weightOf = this.network.placementWeights() // one view of the weights for the whole walk
     const updates: LocationUpdate[] = []
     const { progress } = options
     const held = state.chunksHeldBy(self)
@@ -153,7 +155,7 @@ export class ReplicaKeeper {
       if (this.stopped) return false
       progress.chunksDone++
       const chunk = chunkIdFromHex(key)
-      const view: ChunkView = { chunk, holders: state.holdersOf(key), members, up, dead, newcomers, short: shortOfRoom, replicas: this.settings.replicas }
+      const view: ChunkView = { chunk, holders: state.holdersOf(key), members, up, dead, newcomers, short: shortOfRoom, replicas: this.settings.replicas, weightOf }
       const lacking = view.holders.filter((id) => !dead.has(id)).length < Math.min(this.settings.replicas, members.length - dead.size)
       if (lacking) underReplicated++
       progress.underReplicated = underReplicated
@@ -179,6 +181,7 @@ export class ReplicaKeeper {
     this.stats.rounds++
     if (copies > 0) this.logger.info('keeper.copies_made', { copies, pass: options.only ?? 'round', under_replicated: underReplicated })
     await this.deleteSurplus(self, members, up)
+    await this.chunks.diskCache?.reconcile()
     return !this.stopped
   }
 
@@ -188,15 +191,21 @@ export class ReplicaKeeper {
     this.stats.copiesDropped += updates.reduce((sum, update) => sum + update.remove.length, 0)
   }
 
-  /** Local copies that the metadata no longer lists (moved by rebalance, or a replica nobody committed). */
+  /**
+   * Local copies that the metadata no longer lists (moved by rebalance, or a replica nobody committed),
+   * unless a read here made them cache: the disk cache tier evicts those by its own bound.
+   */
   private async deleteSurplus (self: string, members: string[], up: Set<string>): Promise<void> {
     const state = this.metadata.state
     for await (const id of this.local.store.list()) {
       if (this.stopped) return
       const key = chunkIdToHex(id)
       if (!state.chunkReferences.has(key)) continue // unreferenced copies are garbage collection's business
+      if (this.chunks.diskCache?.has(key) === true) continue
       const view: ChunkView = { chunk: id, holders: state.holdersOf(key), members, up, dead: new Set(), newcomers: new Set(), replicas: this.settings.replicas }
-      if (isSurplusCopy(self, view) && await this.local.dropCopy(id)) this.stats.surplusDeleted++
+      // Asked again at the last moment: a read may have made it cache meanwhile.
+      const notCached = (): boolean => this.chunks.diskCache?.has(key) !== true
+      if (isSurplusCopy(self, view) && await this.local.dropCopy(id, notCached)) this.stats.surplusDeleted++
     }
   }
 

@@ -1,18 +1,21 @@
 // The chunk service of a peer in a cluster: every chunk a mount stores here is also sent, sealed, to
-// R − 1 other peers chosen by rendezvous hashing (placement.ts; peers that said they are short of room
-// last) and counts as written once they have it on disk. When this peer's own disk has no room, the
+// R − 1 other peers chosen by rendezvous hashing weighted by capacity (placement.ts, capacity.ts; peers
+// that said they are short of room last) and counts as written once they have it on disk. When this peer's own disk has no room, the
 // copy it would keep goes to one more peer instead. A chunk this peer lacks is fetched from the peers
 // that hold it — the likely fastest first, a second one asked too when the first is slow to answer
-// (replica-choice.ts) — verified in full and kept locally, so the next read is local; a peer that sends
+// (replica-choice.ts) — verified in full and kept locally, so the next read is local; a copy this peer
+// is not listed for stays as long as the disk cache tier (disk-cache.ts) keeps it. A peer that sends
 // a bad copy is logged, counted and asked last from then on. Peers only ever see sealed bytes.
 import { LRUCache } from 'lru-cache'
 import { Errno, FsError } from '../native/errno.js'
 import type { ChunkRef } from '../metadata/fs/inode.js'
 import type { ChunkService } from '../mount/services.js'
+import { capacityLevel } from './capacity.js'
 import { chunkIdToHex, CHUNK_ID_BYTES } from './chunks/chunk-id.js'
 import { ChunkMissingError } from './chunks/chunk-store.js'
 import { ChunkStoreFullError } from './chunks/disk-room.js'
 import { ChunkCorruptError } from './chunks/sealed-chunk.js'
+import type { DiskCache } from './disk-cache.js'
 import type { LocalChunks } from './local-chunks.js'
 import type { LogFields, Logger } from './log.js'
 import { rankPeers, writeOrder } from './placement.js'
@@ -32,6 +35,11 @@ const UNKEPT_CHUNKS_MAX = 8
 /** Refusals for lack of room are logged at most this often (a full peer refuses every put). */
 const NO_ROOM_LOG_INTERVAL_MS = 10_000
 const EMPTY = new Uint8Array(0)
+/**
+ * Chunks smaller than this go to every replica at once (fan-out) even with chain replication: the
+ * writer's link is not what a small file waits for, the hops of the chain are (one store after another).
+ */
+const CHAIN_BYTES_MIN = 512 * 1024
 
 /** What this peer fetched from one other peer since it started. */
 export interface PeerFetchStats {
@@ -78,6 +86,8 @@ export class ReplicatedChunks implements ChunkService {
   private readonly unkept = new LRUCache<string, Buffer>({ max: UNKEPT_CHUNKS_MAX })
   private readonly choice = new ReplicaChoice()
   private lastNoRoomLogMs = 0
+  /** This peer's capacity level as last measured (null: not yet), advertised in heartbeats. */
+  private capacityLevel: number | null = null
   readonly stats: ReplicationStats = {
     replicasWritten: 0, underReplicatedWrites: 0, writtenElsewhere: 0, fetched: 0, fetchedBytes: 0, fetchFailures: 0, hedged: 0,
     badCopies: 0, served: 0, stored: 0, refusedNoRoom: 0, readRepairs: 0, peers: {}
@@ -85,20 +95,41 @@ export class ReplicatedChunks implements ChunkService {
 
   private readonly holdersOf: (chunkHex: string) => string[]
   private readonly chain: boolean
+  /** Copies kept only to serve reads here; null: none are kept beyond the keeper's next round. */
+  readonly diskCache: DiskCache | null
 
   /**
    * holdersOf: the peers the metadata lists as holding a chunk (tried first when fetching).
    * chain: place copies by chain replication (else fan-out: the writer sends every copy itself).
    */
-  constructor (local: LocalChunks, network: Network, options: { replicas: number, chain: boolean, holdersOf: (chunkHex: string) => string[], logger: Logger }) {
+  constructor (local: LocalChunks, network: Network, options: { replicas: number, chain: boolean, holdersOf: (chunkHex: string) => string[], logger: Logger, diskCache?: DiskCache }) {
     this.local = local
     this.network = network
     this.replicas = options.replicas
     this.holdersOf = options.holdersOf
     this.chain = options.chain
     this.logger = options.logger
+    this.diskCache = options.diskCache ?? null
     network.serveChunks(async (peerId, message) => await this.serve(peerId, message))
-    network.advertiseRoom(() => this.local.room())
+    // Cached copies give way to any put, so their bytes count as room.
+    network.advertiseRoom(() => {
+      const room = this.local.room()
+      return room === null ? null : room + (this.diskCache?.bytes() ?? 0)
+    })
+    network.advertiseCapacity(() => this.capacityLevel)
+  }
+
+  /**
+   * Measures this peer's capacity for placement: its room plus the bytes of the chunks it stores (what
+   * swarmfs may use here, whatever swarmfs itself wrote). Lists every chunk file: call it rarely.
+   */
+  async refreshCapacity (): Promise<number | null> {
+    await this.local.capacity() // measures the disk now
+    const room = this.local.room()
+    if (room === null) return this.capacityLevel
+    const { bytes } = await this.local.store.stats()
+    this.capacityLevel = capacityLevel(room + bytes, this.capacityLevel)
+    return this.capacityLevel
   }
 
   // ---- writing ----
@@ -164,7 +195,7 @@ export class ReplicatedChunks implements ChunkService {
    */
   private async place (id: Buffer, sealed: Uint8Array, copies: number, exclude: readonly string[]): Promise<Placement> {
     const up = this.network.upPeers().filter((peer) => !exclude.includes(peer))
-    const candidates = writeOrder(id, this.network.id, up, (peer) => this.network.roomOf(peer), sealed.length)
+    const candidates = writeOrder(id, this.network.id, up, (peer) => this.network.roomOf(peer), sealed.length, this.network.placementWeights())
     const wanted = Math.min(copies, candidates.length)
     const placement: Placement = { stored: [], refused: [] }
     const add = (result: Placement): void => {
@@ -173,7 +204,7 @@ export class ReplicatedChunks implements ChunkService {
     }
     if (wanted <= 0) return placement
     const targets = candidates.slice(0, wanted)
-    if (this.chain) add(await this.sendAlong(targets, id, sealed))
+    if (this.chain && sealed.length >= CHAIN_BYTES_MIN) add(await this.sendAlong(targets, id, sealed))
     else for (const result of await Promise.all(targets.map(async (peer) => await this.sendAlong([peer], id, sealed)))) add(result)
     let next = wanted
     const worker = async (): Promise<void> => {
@@ -237,9 +268,26 @@ export class ReplicatedChunks implements ChunkService {
 
   // ---- reading ----
 
-  async read (id: Buffer, offset: number, length: number): Promise<Buffer> {
+  /** Pinned while it runs, so that a copy fetched for it cannot be evicted before it is read. */
+  async readInto (id: Buffer, offset: number, target: Buffer): Promise<number> {
     try {
-      return await this.local.read(id, offset, length)
+      return await this.local.pinned(id, async () => await this.readPinned(id, offset, target))
+    } finally {
+      this.diskCache?.trimLater() // a copy this read kept from eviction may have left the tier over its bound
+    }
+  }
+
+  /** Plaintext bytes [offset, offset + length) of a chunk, clamped to its end. */
+  async read (id: Buffer, offset: number, length: number): Promise<Buffer> {
+    const target = Buffer.allocUnsafe(length)
+    return target.subarray(0, await this.readInto(id, offset, target))
+  }
+
+  private async readPinned (id: Buffer, offset: number, target: Buffer): Promise<number> {
+    try {
+      const copied = await this.local.readInto(id, offset, target)
+      this.diskCache?.used(id)
+      return copied
     } catch (error) {
       if (error instanceof ChunkCorruptError) {
         this.logger.warn('chunks.read_verification_failed', { chunk: chunkIdToHex(id).slice(0, 12), error: error.message, action: 'fetching a good copy' })
@@ -249,8 +297,8 @@ export class ReplicatedChunks implements ChunkService {
       }
     }
     const inMemory = this.unkept.get(chunkIdToHex(id)) ?? await this.fetch(id)
-    if (inMemory !== null) return Buffer.from(inMemory.subarray(Math.min(offset, inMemory.length), Math.min(offset + length, inMemory.length)))
-    return await this.local.read(id, offset, length)
+    if (inMemory !== null) return inMemory.copy(target, 0, Math.min(offset, inMemory.length), Math.min(offset + target.length, inMemory.length))
+    return await this.local.readInto(id, offset, target)
   }
 
   prefetch (id: Buffer, offset: number, length: number): void {
@@ -280,7 +328,8 @@ export class ReplicatedChunks implements ChunkService {
     const now = Date.now()
     const waiting = (peer: string): number => this.network.outstanding(peer)
     // Recorded holders first (the likely fastest first), then any other up peer; distrusted peers last.
-    const asked = [...this.choice.order(rankPeers(id, listed), waiting, now), ...this.choice.order(rankPeers(id, up.filter((peer) => !listed.includes(peer))), waiting, now)]
+    const weights = this.network.placementWeights()
+    const asked = [...this.choice.order(rankPeers(id, listed, weights), waiting, now), ...this.choice.order(rankPeers(id, up.filter((peer) => !listed.includes(peer)), weights), waiting, now)]
     const order = [...asked.filter((peer) => !this.choice.distrusted(peer, now)), ...asked.filter((peer) => this.choice.distrusted(peer, now))]
     // A copy this peer is not listed for only serves reads: no fdatasync (a crash costs a refetch); one
     // it should hold (a scrub repair) is made durable.
@@ -340,8 +389,9 @@ export class ReplicatedChunks implements ChunkService {
    */
   private async keep (id: Buffer, peer: string, sealed: Uint8Array, durable: boolean): Promise<Buffer | null | 'bad copy'> {
     try {
-      await this.local.store.putSealed(id, sealed, { durable })
+      await this.local.putSealed(id, sealed, { durable })
       this.credit(peer, sealed.length)
+      this.diskCache?.fetched(id, sealed.length)
       return null
     } catch (error) {
       if (error instanceof ChunkCorruptError) {
@@ -402,8 +452,9 @@ export class ReplicatedChunks implements ChunkService {
     const chain = (message.chain ?? []).map((key) => Buffer.from(key).toString('hex'))
     const downstream = this.sendAlong(chain, id, message.payload)
     try {
+      this.diskCache?.replicated(id)
       this.local.hold(id, UNCOMMITTED_HOLD_MS)
-      await this.local.store.putSealed(id, message.payload)
+      await this.local.putSealed(id, message.payload)
       await this.local.store.syncDirectories()
       this.stats.stored++
     } catch (error) {

@@ -1,7 +1,8 @@
 // The peer's network: a hyperswarm node on the cluster's topic, admission of every connection
 // (connection.ts), one admitted connection per peer id, Raft messages routed by destination (this is
 // the Raft Transport), and heartbeats feeding the failure detector and telling each peer how much room
-// for chunks the others have. Peer ids are hex Noise public keys.
+// for chunks the others have and their capacity level, from which every peer derives the same
+// placement weights (capacity.ts). Peer ids are hex Noise public keys.
 // Peers in `isRemoved` are refused before any data flows; peers that fail admission are refused for a
 // while, so their redials cost nothing.
 import HyperDHT from 'hyperdht'
@@ -17,6 +18,8 @@ import type { PeerState } from './failure-detector.js'
 import { ChunkKind, HealthKind } from './wire.js'
 import type { Beat, ChunkMessage, HealthMessage } from './wire.js'
 import type { Logger } from '../log.js'
+import { placementWeights } from '../capacity.js'
+import type { WeightOf } from '../placement.js'
 
 export const BEAT_INTERVAL_MS = 1_000
 const REFUSED_FOR_MS = 60_000
@@ -61,6 +64,7 @@ export class Network implements Transport {
   private receiver: (message: Message) => void = () => {}
   private chunkServer: (peerId: string, message: ChunkMessage) => Promise<ChunkReply> = async () => ({ kind: ChunkKind.Failed, payload: new Uint8Array(0) })
   private localRoom: () => number | null = () => null
+  private localCapacityLevel: () => number | null = () => null
   private sequence = 0
   private members: string[] = []
   private readonly timers: NodeJS.Timeout[] = []
@@ -128,6 +132,27 @@ export class Network implements Transport {
   roomOf (peerId: string): number | null {
     if (peerId === this.id) return this.localRoom()
     return this.beats.get(peerId)?.room ?? null
+  }
+
+  /** What this peer's heartbeats say about its capacity level (capacity.ts; null: unknown, not sent). */
+  advertiseCapacity (level: () => number | null): void {
+    this.localCapacityLevel = level
+  }
+
+  /** The capacity level `peerId` last advertised (this peer's own for its id), or null when unknown. */
+  capacityLevelOf (peerId: string): number | null {
+    if (peerId === this.id) return this.localCapacityLevel()
+    return this.beats.get(peerId)?.capacityLevel ?? null
+  }
+
+  /**
+   * Placement weights as this peer knows them now: its own level and the last one every other peer it
+   * heard from advertised (kept while that peer is away); the rest weigh the median.
+   */
+  placementWeights (): WeightOf {
+    const levels = new Map<string, number | null>([[this.id, this.localCapacityLevel()]])
+    for (const [peerId, beat] of this.beats) levels.set(peerId, beat.capacityLevel ?? null)
+    return placementWeights(levels)
   }
 
   /** Chunk requests this peer has waiting on `peerId` (load, for choosing among replicas). */
@@ -262,7 +287,8 @@ export class Network implements Transport {
 
   private localBeat (): Omit<Beat, 'sequence'> {
     const room = this.localRoom()
-    return { ...this.options.localBeat(), ...(room !== null ? { room } : {}) }
+    const capacityLevel = this.localCapacityLevel()
+    return { ...this.options.localBeat(), ...(room !== null ? { room } : {}), ...(capacityLevel !== null ? { capacityLevel } : {}) }
   }
 
   private refreshDiscovery (): void {

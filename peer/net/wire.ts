@@ -4,14 +4,17 @@
 // Every decoder reads exactly its input and throws WireError on anything else, so a malformed or
 // oversized frame closes that one connection and nothing more.
 import c from 'compact-encoding'
+import { CAPACITY_LEVEL_MAX } from '../capacity.js'
 import { DecodeError, messageCodec } from '../../metadata/raft/messages.js'
 import type { Message } from '../../metadata/raft/messages.js'
 
 /**
  * 2: heartbeats may carry the sender's room for chunks, and a Failed chunk reply may say why. A peer of
  * version 1 rejects such beats as malformed, so the versions refuse each other at the handshake instead.
+ * 3: a heartbeat's optional fields follow a flags number, and it may carry the sender's capacity level
+ * (placement weights, capacity.ts). Version 2 would misread such beats: refused at the handshake too.
  */
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
 export const CAPABILITY_BYTES = 32
 /** Raft frames: an append batch is at most 1 MiB of entries and one entry at most 16 MiB (a huge chunk list). */
 export const RAFT_FRAME_BYTES_MAX = 17 * 1024 * 1024
@@ -48,6 +51,8 @@ export interface Beat {
   applied: number
   /** Bytes of chunks the sender can still store (writers place copies elsewhere when it is short); absent: unknown. */
   room?: number
+  /** The sender's capacity level (capacity.ts), its weight in placement; absent: unknown. */
+  capacityLevel?: number
 }
 
 /** Heartbeats and their acknowledgements share one message shape: an ack echoes the sequence. */
@@ -58,29 +63,40 @@ export interface HealthMessage extends Beat {
   kind: HealthKind
 }
 
-// The room is an optional last field: a message ends either after `applied` or after the room.
+/** Which optional fields a health message carries, in this order after the flags. */
+const HealthField = { Room: 1, CapacityLevel: 2 } as const
+const HEALTH_FIELDS_ALL = HealthField.Room | HealthField.CapacityLevel
+
+// kind, sequence, term, commit, applied, flags, then the optional fields the flags name.
 const healthBody: c.Encoder<HealthMessage> = {
   preencode (state, m) {
-    c.uint.preencode(state, m.kind)
     for (const n of healthNumbers(m)) c.uint.preencode(state, n)
   },
   encode (state, m) {
-    c.uint.encode(state, m.kind)
     for (const n of healthNumbers(m)) c.uint.encode(state, n)
   },
   decode (state) {
     const kind = c.uint.decode(state)
     if (kind !== HealthKind.Beat && kind !== HealthKind.Ack) throw new WireError(`unknown health message kind ${kind}`)
     const [sequence, term, commit, applied] = [0, 0, 0, 0].map(() => safe(c.uint.decode(state))) as [number, number, number, number]
-    if (state.start === state.end) return { kind, sequence, term, commit, applied }
-    return { kind, sequence, term, commit, applied, room: safe(c.uint.decode(state)) }
+    const flags = c.uint.decode(state)
+    if (flags > HEALTH_FIELDS_ALL) throw new WireError(`unknown health message fields ${flags}`)
+    const message: HealthMessage = { kind, sequence, term, commit, applied }
+    if ((flags & HealthField.Room) !== 0) message.room = safe(c.uint.decode(state))
+    if ((flags & HealthField.CapacityLevel) !== 0) {
+      const level = c.uint.decode(state)
+      if (level > CAPACITY_LEVEL_MAX) throw new WireError(`capacity level ${level} exceeds ${CAPACITY_LEVEL_MAX}`)
+      message.capacityLevel = level
+    }
+    return message
   }
 }
 
 function healthNumbers (m: HealthMessage): number[] {
-  const numbers = [m.sequence, m.term, m.commit, m.applied]
-  if (m.room !== undefined) numbers.push(Math.max(0, Math.floor(m.room)))
-  return numbers
+  const room = m.room === undefined ? [] : [Math.max(0, Math.floor(m.room))]
+  const level = m.capacityLevel === undefined ? [] : [Math.min(CAPACITY_LEVEL_MAX, Math.max(0, Math.floor(m.capacityLevel)))]
+  const flags = (room.length > 0 ? HealthField.Room : 0) | (level.length > 0 ? HealthField.CapacityLevel : 0)
+  return [m.kind, m.sequence, m.term, m.commit, m.applied, flags, ...room, ...level]
 }
 
 function safe (n: number): number {

@@ -1,10 +1,11 @@
 // Full disks, with real peers whose whole data directory (metadata log and chunk store together, as
 // deployed) sits on a small tmpfs the test mounts, fills through the mounts, and grows again.
-//   1. One of four peers runs out of room: writes through the others still succeed with three copies
-//      each, placed on the peers with room; the full peer keeps its reserve free for its metadata log,
-//      keeps running and applying metadata, serves reads of what it cannot keep, and a file written
-//      through its own mount keeps here only what fits, the rest goes to the other peers. When its disk
-//      grows, it takes copies again. When
+//   1. One of four peers runs out of room. Its disk is tiny next to the others', so placement (weighted
+//      by capacity) sends it hardly any copies of other peers' writes; it fills with the copies it keeps
+//      of its own writes, which keep here only what fits, the rest going to the other peers, each chunk
+//      with three copies. The full peer keeps its reserve free for its metadata log, keeps running and
+//      applying metadata, and serves reads of what it cannot keep. When its disk grows, it keeps copies
+//      again. When
 //      something else fills its disk to the last byte, the daemon stops rather than corrupt its log,
 //      and once room is back it restarts, catches up and reads every file intact.
 //   2. Every peer runs out of room: writes fail with ENOSPC (never EIO, never a hang), every file
@@ -98,9 +99,10 @@ test('one peer out of room: copies go elsewhere, its log keeps its reserve, it r
   const [writer, , , full] = peers as [ClusterPeer, ClusterPeer, ClusterPeer, ClusterPeer]
   const sources = path.join(cluster.base, 'sources')
 
-  // 128 MiB with R = 3 over 4 peers would put ~85 MiB on the full peer: far more than its 48 MiB of room.
+  // 128 MiB written through the small peer's mount: it would keep a copy of each chunk, far more than its
+  // 48 MiB of room.
   const first = await makeSources(cluster, ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8'], FILE_MB)
-  for (const name of first.keys()) t.is((await writer.sh(`cp ${sources}/${name} ${name}`)).code, 0, `${name} is written through ${writer.name}`)
+  for (const name of first.keys()) t.is((await full.sh(`cp ${sources}/${name} ${name}`)).code, 0, `${name} is written through ${full.name}`)
   const placements = (await Promise.all([...first.keys()].map(async (name) => await holdersOf(writer, name)))).flat()
   t.ok(placements.every((holders) => holders.length >= 2), `each of the ${placements.length} chunks has at least two holders: ${placements.map((holders) => holders.length).join('')}`)
   const onFull = placements.filter((holders) => holders.includes(full.id)).length
@@ -130,9 +132,9 @@ test('one peer out of room: copies go elsewhere, its log keeps its reserve, it r
   await disks.resize(full.data, DISK_MB * 4)
   await cluster.waitFor(async () => ((await roomSeen(writer, full)) ?? 0) > 100 * MiB, `${writer.name} to see ${full.name} advertise room again`)
   const later = await makeSources(cluster, ['c1', 'c2'], FILE_MB)
-  for (const name of later.keys()) t.is((await writer.sh(`cp ${sources}/${name} ${name}`)).code, 0, `${name} is written after the disk grew`)
+  for (const name of later.keys()) t.is((await full.sh(`cp ${sources}/${name} ${name}`)).code, 0, `${name} is written through ${full.name} after its disk grew`)
   const laterOnFull = (await Promise.all([...later.keys()].map(async (name) => await holdersOf(writer, name)))).flat().filter((holders) => holders.includes(full.id)).length
-  t.ok(laterOnFull >= 1, `the grown peer takes copies again (${laterOnFull} of ${later.size * FILE_MB / 4} chunks)`)
+  t.ok(laterOnFull >= 1, `the grown peer keeps copies again (${laterOnFull} of ${later.size * FILE_MB / 4} chunks)`)
   const expected = new Map([...first, ...later, ...[...own].map(([name, sum]) => [`d/${name}`, sum] as [string, string])])
   await allReadBack(t, peers, expected, 'after the disk grew')
 

@@ -36,6 +36,10 @@ class FlakyChunks implements ChunkService {
   }
 
   unpin (): void {}
+  async readInto (id: Buffer, offset: number, target: Buffer): Promise<number> {
+    return this.stored.get(id.toString('hex'))!.copy(target, 0, offset, offset + target.length)
+  }
+
   async read (id: Buffer, offset: number, length: number): Promise<Buffer> {
     return this.stored.get(id.toString('hex'))!.subarray(offset, offset + length)
   }

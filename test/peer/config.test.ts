@@ -8,7 +8,7 @@
 import test from 'brittle'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { CACHE_MB_DEFAULT, ConfigError, environmentLayer, flagLayer, mergeSettings, parseConfigFile } from '../../peer/config.js'
+import { CACHE_MB_DEFAULT, ConfigError, DISK_CACHE_MB_DEFAULT, environmentLayer, flagLayer, mergeSettings, parseConfigFile } from '../../peer/config.js'
 import { loadSettings } from '../../peer/config-file.js'
 import { fuzzCases } from '../helpers/fuzz-scale.js'
 import { seededRandom } from '../helpers/seeded-random.js'
@@ -52,7 +52,16 @@ test('a config file parses into typed settings', (t) => {
 
 test('defaults when nothing is set', (t) => {
   const settings = mergeSettings([{}, {}, {}])
-  t.alike(settings, { metricsPublic: false, allowOther: false, cacheMb: CACHE_MB_DEFAULT, logLevel: 'info', logFormat: 'text', sources: {} })
+  t.alike(settings, { metricsPublic: false, allowOther: false, cacheMb: CACHE_MB_DEFAULT, diskCacheMb: DISK_CACHE_MB_DEFAULT, logLevel: 'info', logFormat: 'text', sources: {} })
+})
+
+test('disk-cache-mb: 0 turns the disk cache off; flag > environment > file', (t) => {
+  const file = parseConfigFile('disk-cache-mb = 512\n', FILE, { inDataDirectory: true })
+  t.is(mergeSettings([file]).diskCacheMb, 512, 'from the file')
+  t.is(mergeSettings([environmentLayer({ SWARMFS_DISK_CACHE_MB: '0' }), file]).diskCacheMb, 0, 'the environment beats the file; 0 is allowed')
+  t.is(mergeSettings([flagLayer({ 'disk-cache-mb': '64' }), environmentLayer({ SWARMFS_DISK_CACHE_MB: '0' }), file]).diskCacheMb, 64, 'the flag beats both')
+  configError(t, () => parseConfigFile('disk-cache-mb = -5', FILE, { inDataDirectory: false }), `${FILE} line 1`, 'disk-cache-mb', 'between 0 (off) and')
+  configError(t, () => environmentLayer({ SWARMFS_DISK_CACHE_MB: '1.5' }), 'SWARMFS_DISK_CACHE_MB', 'disk-cache-mb', 'is not a whole number')
 })
 
 test('flags > environment > config file > defaults', (t) => {

@@ -1,7 +1,8 @@
 // Proves how a peer keeps the copies other peers replicate to it: a held copy survives collection while
 // its writer may still commit it; once a file came to reference it and is gone again, the hold is over
 // and the copy is deleted at once (not minutes later, keeping a full disk full); a copy that some file
-// already referenced when it was held keeps its hold (that writer's own commit may still be coming).
+// already referenced when it was held keeps its hold (that writer's own commit may still be coming), and
+// a repair or rebalance copy stays held until the metadata lists this peer for it.
 import test from 'brittle'
 import { randomBytes } from '../../native/crypto.js'
 import type { FsState } from '../../metadata/fs/state.js'
@@ -52,4 +53,35 @@ test('a held copy goes once the file that referenced it is gone; one referenced 
   local.collect([chunkIdToHex(dedupe)])
   await settled()
   t.ok(await local.store.has(dedupe), 'a copy referenced when it was held keeps its hold: its own writer may still commit it')
+})
+
+test('a repair or rebalance copy stays held until the metadata lists this peer for it', async (t) => {
+  const keys = newKeys()
+  const references = new Map<string, number>()
+  const state = { chunkReferences: references } as unknown as FsState
+  const local = await LocalChunks.open({
+    directory: await tempDir(t), encryptionKey: Buffer.from(keys.encryptionKey), idKey: Buffer.from(keys.idKey), cacheBytesMax: 1024 * 1024
+  }, () => state)
+  t.teardown(async () => await local.close(), { order: -1 })
+  const plaintext = randomBytes(10_000)
+  const id = chunkIdOf(plaintext, keys.idKey)
+  const hex = chunkIdToHex(id)
+  references.set(hex, 1) // an existing file's chunk, copied here by repair or rebalance
+  local.hold(id, HOLD_MS)
+  await local.store.putSealed(id, sealChunk(plaintext, id, keys.encryptionKey))
+  let listed = false
+  local.releaseCommittedHolds(() => listed)
+  t.ok(local.isPinned(hex), 'not yet listed here: still held (the keeper must not take it for surplus)')
+  t.absent(await local.dropCopy(id), 'so it cannot be dropped')
+  listed = true
+  local.releaseCommittedHolds(() => listed)
+  t.absent(local.isPinned(hex), 'listed: the hold is over')
+
+  const fresh = randomBytes(10_000)
+  const freshId = chunkIdOf(fresh, keys.idKey)
+  local.hold(freshId, HOLD_MS)
+  await local.store.putSealed(freshId, sealChunk(fresh, freshId, keys.encryptionKey))
+  references.set(chunkIdToHex(freshId), 1) // the writer's commit
+  local.releaseCommittedHolds(() => false)
+  t.absent(local.isPinned(chunkIdToHex(freshId)), 'a new chunk is released by its commit, listed here or not (the writer recorded who stored it)')
 })

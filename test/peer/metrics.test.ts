@@ -28,8 +28,10 @@ const STATUS: MetricsStatus = {
   network: { admitted: 3, refused: 1, closedOnBadInput: 0, chunkBytesSent: 1000, chunkBytesReceived: 2000 },
   latency: { fuse: latencies(), metadataProposal: (() => { const h = new LatencyHistogram(); h.observe(0.003); h.observe(20); return h.snapshot() })() },
   metadata: { inodes: 9 },
+  placement: { peers: [{ id: 'a'.repeat(64), capacityBytes: 2 ** 40, weight: 2 ** 20 }, { id: 'b'.repeat(64), capacityBytes: null, weight: 2 ** 20 }] },
   chunks: {
     cache: { hits: 30, misses: 10, bytes: 4096, bytesMax: 67108864 },
+    diskCache: { bytes: 8388608, bytesMax: 1073741824, chunks: 2, hits: 17, admitted: 5, evicted: 3 },
     replication: { replicasWritten: 11, underReplicatedWrites: 1, stored: 12, fetched: 13, fetchFailures: 2, served: 14, readRepairs: 0 },
     keeper: { copiesMade: 5, underReplicated: 2, scrubbed: 100, scrubRepaired: 3, surplusDeleted: 1, scrubPass: 1 }
   }
@@ -80,6 +82,13 @@ test('renderMetrics: well-formed exposition text with the values of the status',
   t.is(samples.get(`swarmfs_peer_up{peer="${'c'.repeat(64)}"}`), 0)
   t.is(samples.get('swarmfs_cache_hits_total'), 30)
   t.is(samples.get('swarmfs_cache_misses_total'), 10)
+  t.is(samples.get(`swarmfs_peer_capacity_bytes{peer="${'a'.repeat(64)}"}`), 2 ** 40)
+  t.absent(samples.has(`swarmfs_peer_capacity_bytes{peer="${'b'.repeat(64)}"}`), 'no capacity sample for a peer that advertised none')
+  t.is(samples.get(`swarmfs_placement_weight{peer="${'b'.repeat(64)}"}`), 2 ** 20, 'but a weight (the median)')
+  t.is(samples.get('swarmfs_disk_cache_bytes'), 8388608)
+  t.is(samples.get('swarmfs_disk_cache_bytes_max'), 1073741824)
+  t.is(samples.get('swarmfs_disk_cache_hits_total'), 17)
+  t.is(samples.get('swarmfs_disk_cache_evictions_total'), 3)
   t.is(samples.get('swarmfs_chunk_replicas_written_total'), 11)
   t.is(samples.get('swarmfs_chunk_replicas_stored_total'), 12)
   t.is(samples.get('swarmfs_chunk_fetched_total'), 13)

@@ -6,14 +6,20 @@
 //   or answered with those down the chain that stored it;
 //   reading — a slow holder asked first is hedged, and the fast one answers; a bad copy is caught,
 //   counted, and its sender asked last from then on; a chunk this peer has no room to keep is served
-//   from memory.
+//   from memory;
+//   the disk cache tier — a copy fetched for a read serves the next reads without a fetch, the least
+//   recently read go when the tier is over its bound, a copy the metadata comes to list for this peer
+//   leaves the tier, a full disk gives up cached copies before a put from a peer is refused, and a
+//   restart rebuilds the tier from the store, oldest file first.
 import test from 'brittle'
 import type { Test } from 'brittle'
+import { utimes } from 'node:fs/promises'
 import { randomBytes } from '../../native/crypto.js'
 import { Errno, FsError } from '../../native/errno.js'
 import type { FsState } from '../../metadata/fs/state.js'
 import { chunkIdOf, chunkIdToHex } from '../../peer/chunks/chunk-id.js'
-import { CHUNK_BYTES, sealChunk } from '../../peer/chunks/sealed-chunk.js'
+import { CHUNK_BYTES, sealChunk, sealedBytesFor } from '../../peer/chunks/sealed-chunk.js'
+import { DiskCache } from '../../peer/disk-cache.js'
 import { LocalChunks } from '../../peer/local-chunks.js'
 import type { ChunkReply } from '../../peer/net/connection.js'
 import type { Network } from '../../peer/net/network.js'
@@ -48,6 +54,8 @@ class FakeNetwork {
   roomOf (peer: string): number | null { return this.behaviour.get(peer) === 'full' ? 0 : null }
   serveChunks (server: (peerId: string, message: ChunkMessage) => Promise<ChunkReply>): void { this.server = server }
   advertiseRoom (): void {}
+  advertiseCapacity (): void {}
+  placementWeights (): (peer: string) => number { return () => 1 }
 
   async requestChunk (peer: string, kind: number, id: Uint8Array, payload: Uint8Array, _timeoutMs: number, chain: string[] = []): Promise<ChunkReply> {
     const behaviour = this.behaviour.get(peer)
@@ -72,21 +80,46 @@ class FakeNetwork {
   }
 }
 
-interface Setup { chunks: ReplicatedChunks, local: LocalChunks, network: FakeNetwork, holders: Map<string, string[]>, keys: ReturnType<typeof newKeys>, logs: string[] }
+interface Setup {
+  chunks: ReplicatedChunks
+  local: LocalChunks
+  network: FakeNetwork
+  holders: Map<string, string[]>
+  references: Map<string, number>
+  diskCache: DiskCache
+  keys: ReturnType<typeof newKeys>
+  logs: string[]
+}
 
-async function setUp (t: Test, peers: Record<string, Behaviour>, options: { localFull?: boolean } = {}): Promise<Setup> {
-  const keys = newKeys()
-  const state = { chunkReferences: new Map<string, number>() } as unknown as FsState
+interface SetupOptions {
+  localFull?: boolean
+  /** The disk cache tier's bound; 0 (the default here): off. */
+  diskCacheBytes?: number
+  directory?: string
+  keys?: ReturnType<typeof newKeys>
+}
+
+async function setUp (t: Test, peers: Record<string, Behaviour>, options: SetupOptions = {}): Promise<Setup> {
+  const keys = options.keys ?? newKeys()
+  const references = new Map<string, number>()
+  const state = { chunkReferences: references } as unknown as FsState
   const local = await LocalChunks.open({
-    directory: await tempDir(t), encryptionKey: Buffer.from(keys.encryptionKey), idKey: Buffer.from(keys.idKey), cacheBytesMax: 16 * 1024 * 1024,
+    directory: options.directory ?? await tempDir(t), encryptionKey: Buffer.from(keys.encryptionKey), idKey: Buffer.from(keys.idKey), cacheBytesMax: 16 * 1024 * 1024,
     ...(options.localFull === true ? { reserveBytes: Number.MAX_SAFE_INTEGER } : {})
   }, () => state)
   t.teardown(async () => await local.close(), { order: -1 })
   const network = new FakeNetwork(peers)
   const holders = new Map<string, string[]>()
   const logs: string[] = []
-  const chunks = new ReplicatedChunks(local, network as unknown as Network, { replicas: 3, chain: true, holdersOf: (key) => holders.get(key) ?? [], logger: createLogger({ level: 'debug', format: 'text', write: (line) => logs.push(line) }) })
-  return { chunks, local, network, holders, keys, logs }
+  const logger = createLogger({ level: 'debug', format: 'text', write: (line) => logs.push(line) })
+  const diskCache = new DiskCache(local, {
+    bytesMax: options.diskCacheBytes ?? 0,
+    isListedHere: (key) => (holders.get(key) ?? []).includes(SELF),
+    isReferenced: (key) => references.has(key),
+    logger
+  })
+  const chunks = new ReplicatedChunks(local, network as unknown as Network, { replicas: 3, chain: true, holdersOf: (key) => holders.get(key) ?? [], logger, diskCache })
+  return { chunks, local, network, holders, references, diskCache, keys, logs }
 }
 
 /** Peer ids, as many as asked, named by a digit. */
@@ -151,6 +184,7 @@ function plant (setup: Setup, peers: readonly string[], length = CHUNK_BYTES): {
   const sealed = sealChunk(plaintext, id, setup.keys.encryptionKey)
   for (const peer of peers) setup.network.stored.get(peer)!.set(chunkIdToHex(id), sealed)
   setup.holders.set(chunkIdToHex(id), [...peers])
+  setup.references.set(chunkIdToHex(id), 1)
   return { id, plaintext }
 }
 
@@ -194,4 +228,95 @@ test('reading with no room to keep a copy: served from memory', async (t) => {
   t.is(await setup.local.store.has(id), false, 'not kept on disk')
   t.ok((await setup.chunks.read(id, CHUNK_BYTES - 10, 100)).equals(plaintext.subarray(CHUNK_BYTES - 10)), 'read again (clamped at the end) from memory')
   t.is(setup.network.gets.get(a), 1, 'without asking again')
+})
+
+/** Polls `condition` (background evictions) for up to 5 s. */
+async function eventually (condition: () => Promise<boolean> | boolean): Promise<boolean> {
+  for (let tries = 0; tries < 100; tries++) {
+    if (await condition()) return true
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return false
+}
+
+test('the disk cache: fetched copies serve later reads; the least recently read go over the bound; listed copies leave it', async (t) => {
+  const [a] = peerIds(1) as [string]
+  const length = 100_000
+  const sealedBytes = sealedBytesFor(length)
+  const setup = await setUp(t, { [a]: 'stores' }, { diskCacheBytes: Math.floor(2.5 * sealedBytes) })
+  const [one, two, three] = [plant(setup, [a], length), plant(setup, [a], length), plant(setup, [a], length)]
+  t.ok((await setup.chunks.read(one.id, 0, length)).equals(one.plaintext), 'first chunk read')
+  t.ok((await setup.chunks.read(two.id, 10, 20)).equals(two.plaintext.subarray(10, 30)), 'second chunk read')
+  t.is(setup.network.gets.get(a), 2, 'two fetches')
+  t.alike(setup.diskCache.stats(), { bytes: 2 * sealedBytes, bytesMax: Math.floor(2.5 * sealedBytes), chunks: 2, hits: 0, admitted: 2, evicted: 0 }, 'both copies in the tier')
+  t.ok((await setup.chunks.read(one.id, 5, 5)).equals(one.plaintext.subarray(5, 10)), 'the first again')
+  t.is(setup.network.gets.get(a), 2, 'served by its cached copy, no fetch')
+  t.is(setup.diskCache.stats().hits, 1, 'one hit')
+
+  t.ok((await setup.chunks.read(three.id, 0, 100)).equals(three.plaintext.subarray(0, 100)), 'a third chunk read')
+  t.ok(await eventually(async () => !(await setup.local.store.has(two.id))), 'over the bound: the least recently read copy (the second) is evicted')
+  t.ok(await setup.local.store.has(one.id) && await setup.local.store.has(three.id), 'the other two stay')
+  t.ok(setup.diskCache.bytes() <= Math.floor(2.5 * sealedBytes), 'within the bound')
+  t.ok((await setup.chunks.read(two.id, 0, length)).equals(two.plaintext), 'the evicted one reads again')
+  t.is(setup.network.gets.get(a), 4, 'fetched again')
+  t.ok(await eventually(async () => !(await setup.local.store.has(one.id))), 'and now the first, read least recently, makes way')
+
+  // Repair copied the third chunk here: the metadata lists this peer, so it is no longer cache.
+  setup.holders.set(chunkIdToHex(three.id), [a, SELF])
+  await setup.diskCache.reconcile()
+  t.absent(setup.diskCache.has(chunkIdToHex(three.id)), 'a listed copy leaves the tier')
+  for (let i = 0; i < 4; i++) await setup.chunks.read(plant(setup, [a], length).id, 0, 10)
+  t.ok(await eventually(() => setup.diskCache.bytes() <= Math.floor(2.5 * sealedBytes) && setup.diskCache.stats().evicted >= 4), 'the tier stays within its bound')
+  t.ok(await setup.local.store.has(three.id), 'and a listed copy is never evicted')
+
+  // Deleting the file: garbage collection takes the cached copy and the tier forgets it.
+  const cachedKey = setup.diskCache.stats().chunks > 0 ? [...setup.holders.keys()].find((key) => setup.diskCache.has(key))! : null
+  t.ok(cachedKey !== null, 'something is cached')
+  setup.references.delete(cachedKey!)
+  setup.local.collect([cachedKey!])
+  t.ok(await eventually(() => !setup.diskCache.has(cachedKey!)), 'a collected copy leaves the tier')
+})
+
+test('the disk cache off (bound 0): nothing is kept as cache', async (t) => {
+  const [a] = peerIds(1) as [string]
+  const setup = await setUp(t, { [a]: 'stores' })
+  const { id } = plant(setup, [a], 5000)
+  await setup.chunks.read(id, 0, 10)
+  t.ok(await setup.local.store.has(id), 'kept on disk until the keeper deletes it, as before')
+  t.is(setup.diskCache.stats().chunks, 0, 'but not as cache')
+  t.is(setup.diskCache.has(chunkIdToHex(id)), false)
+})
+
+test('a full disk gives up cached copies before a put is refused; a restart rebuilds the tier, oldest first', async (t) => {
+  const [a] = peerIds(1) as [string]
+  const keys = newKeys()
+  const directory = await tempDir(t)
+  const roomy = await setUp(t, { [a]: 'stores' }, { diskCacheBytes: 64 * 1024 * 1024, directory, keys })
+  const planted = [plant(roomy, [a], 5000), plant(roomy, [a], 6000), plant(roomy, [a], 7000)]
+  for (const { id } of planted) await roomy.chunks.read(id, 0, 10)
+  t.is(roomy.diskCache.stats().chunks, 3, 'three cached copies')
+  // The second was read last of all: after a restart it must be the last to go.
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  const now = new Date()
+  const pathOf = (id: Buffer): string => `${directory}/${chunkIdToHex(id).slice(0, 2)}/${chunkIdToHex(id)}`
+  await utimes(pathOf(planted[1]!.id), now, now)
+  await roomy.local.close()
+
+  const full = await setUp(t, { [a]: 'stores' }, { diskCacheBytes: 64 * 1024 * 1024, directory, keys, localFull: true })
+  for (const { id } of planted) {
+    full.holders.set(chunkIdToHex(id), [a])
+    full.references.set(chunkIdToHex(id), 1)
+  }
+  full.holders.set(chunkIdToHex(planted[2]!.id), [a, SELF]) // listed here meanwhile: not cache
+  t.is(await full.diskCache.rebuild(), 2, 'rebuilt: the referenced copies not listed here')
+  t.absent(full.diskCache.has(chunkIdToHex(planted[2]!.id)), 'the listed one is not cache')
+
+  const plaintext = randomBytes(5000)
+  const id = chunkIdOf(plaintext, keys.idKey)
+  const reply = await full.network.server!(a, { kind: ChunkKind.Put, requestId: 1, chunkId: id, payload: sealChunk(plaintext, id, keys.encryptionKey), chain: [] })
+  t.is(reply.kind, ChunkKind.Failed, 'a disk that stays full still refuses the put')
+  t.is(full.diskCache.stats().evicted, 1, 'but first it gave up one cached copy for it')
+  t.absent(await full.local.store.has(planted[0]!.id), 'the least recently read one')
+  t.ok(await full.local.store.has(planted[1]!.id), 'the one read last stays')
+  t.ok(await full.local.store.has(planted[2]!.id), 'and the listed one is never touched')
 })

@@ -2,8 +2,9 @@
 // truncated and bit-flipped inputs to decodeRaft, decodeHealth, decodeHandshake and decodeInvite throw
 // WireError or InviteError and nothing else (a TypeError or RangeError inside a protomux handler would
 // crash the daemon, STYLE.md §3); valid frames round-trip (heartbeats with and without the sender's room
-// for chunks, which is optional and last); a Failed reply's reason decodes leniently; oversized frames are refused before any
-// decoding; a capability verifies only for the other role of the same Noise session under the same key.
+// for chunks and capacity level, optional fields named by a flags number; unknown flags, a missing
+// field or a level beyond the highest are refused); a Failed reply's reason decodes leniently;
+// oversized frames are refused before any decoding; a capability verifies only for the other role of the same Noise session under the same key.
 // A failing case prints its seed: SEED=n replays it.
 import test from 'brittle'
 import type { Test } from 'brittle'
@@ -17,6 +18,7 @@ import {
   decodeChunkFailure, decodeChunkMessage, decodeHandshake, encodeChunkFailure, decodeHealth, decodeRaft, encodeChunkMessage, encodeHealth, encodeRaft, handshakeEncoding
 } from '../../../peer/net/wire.js'
 import type { HealthMessage } from '../../../peer/net/wire.js'
+import { CAPACITY_LEVEL_MAX } from '../../../peer/capacity.js'
 import c from 'compact-encoding'
 import { fuzzCases } from '../../helpers/fuzz-scale.js'
 import { seededRandom } from '../../helpers/seeded-random.js'
@@ -44,6 +46,7 @@ const raftSample = makeMessage({
 const beat: HealthMessage = { kind: HealthKind.Beat, sequence: 41, term: 9, commit: 2 ** 50, applied: 2 ** 50 - 1 }
 const ack: HealthMessage = { kind: HealthKind.Ack, sequence: 41, term: 9, commit: 1, applied: 0 }
 const beatWithRoom: HealthMessage = { ...beat, room: 3 * 2 ** 40 }
+const beatWithCapacity: HealthMessage = { ...beat, room: 2 ** 33, capacityLevel: 77 }
 const chunkPut = { kind: ChunkKind.Put, requestId: 12, chunkId: randomBytes(32), payload: randomBytes(100), chain: [randomBytes(32), randomBytes(32)] }
 const handshake = { version: PROTOCOL_VERSION, capability: randomBytes(CAPABILITY_BYTES) }
 
@@ -94,7 +97,10 @@ test('wire: valid frames round-trip', (t) => {
   t.alike(decodeHealth(encodeHealth(ack)), ack, 'an acknowledgement')
   t.alike(decodeHealth(encodeHealth(beatWithRoom)), beatWithRoom, 'a heartbeat telling the room for chunks')
   t.alike(decodeHealth(encodeHealth({ ...ack, room: 0 })), { ...ack, room: 0 }, 'an acknowledgement of a full peer')
-  t.ok(encodeHealth(beatWithRoom).length <= HEALTH_FRAME_BYTES_MAX, 'within the health frame limit')
+  t.alike(decodeHealth(encodeHealth(beatWithCapacity)), beatWithCapacity, 'a heartbeat telling the room and the capacity level')
+  t.alike(decodeHealth(encodeHealth({ ...ack, capacityLevel: 0 })), { ...ack, capacityLevel: 0 }, 'a capacity level without the room')
+  t.alike(decodeHealth(encodeHealth({ ...beat, capacityLevel: CAPACITY_LEVEL_MAX })), { ...beat, capacityLevel: CAPACITY_LEVEL_MAX }, 'the highest capacity level')
+  t.ok(encodeHealth(beatWithCapacity).length <= HEALTH_FRAME_BYTES_MAX, 'within the health frame limit')
   for (const reason of [ChunkFailure.Unspecified, ChunkFailure.NoSpace]) t.is(decodeChunkFailure(encodeChunkFailure(reason)), reason, `a Failed reply's reason ${reason}`)
   t.is(decodeChunkFailure(new Uint8Array(0)), ChunkFailure.Unspecified, 'an empty Failed payload: unspecified')
   t.is(decodeChunkFailure(Uint8Array.of(200)), ChunkFailure.Unspecified, 'an unknown reason: unspecified')
@@ -114,6 +120,7 @@ test('wire: random, truncated and bit-flipped frames throw WireError only', (t) 
   fuzz(t, 'decodeHealth (beat)', encodeHealth(beat), decodeHealth, WireError)
   fuzz(t, 'decodeHealth (ack)', encodeHealth(ack), decodeHealth, WireError)
   fuzz(t, 'decodeHealth (beat with room)', encodeHealth(beatWithRoom), decodeHealth, WireError)
+  fuzz(t, 'decodeHealth (beat with room and capacity)', encodeHealth(beatWithCapacity), decodeHealth, WireError)
   fuzz(t, 'decodeChunkMessage', encodeChunkMessage(chunkPut), decodeChunkMessage, WireError)
   fuzz(t, 'decodeHandshake', c.encode(handshakeEncoding, handshake), decodeHandshake, WireError)
 })
@@ -182,7 +189,15 @@ test('wire: not-bytes, oversized and trailing frames are refused with WireError'
   // kind 0, then a uint64 sequence of 2^64 − 1: beyond 2^53, refused instead of silently rounded.
   const unsafe = new Uint8Array([0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0])
   t.exception(() => decodeHealth(unsafe), WireError, 'an unsafe integer')
-  t.exception(() => decodeHealth(new Uint8Array([...encodeHealth(beat), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])), WireError, 'an unsafe room')
+  // A beat without optional fields ends in its flags (0): set the room's flag and follow it with 2^64 − 1.
+  const flagsAt = encodeHealth(beat).length - 1
+  const withFlags = (flags: number, ...rest: number[]): Uint8Array => new Uint8Array([...encodeHealth(beat).subarray(0, flagsAt), flags, ...rest])
+  t.exception(() => decodeHealth(withFlags(1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)), WireError, 'an unsafe room')
+  t.exception(() => decodeHealth(withFlags(2, 0xfd, 0x00, 0x01)), WireError, 'a capacity level beyond the highest')
+  t.exception(() => decodeHealth(withFlags(4, 0)), WireError, 'an unknown optional field')
+  t.exception(() => decodeHealth(withFlags(0xff, 0, 0, 0, 0, 1, 0, 0, 0)), WireError, 'flags beyond 32 bits')
+  t.exception(() => decodeHealth(withFlags(3, 5)), WireError, 'a field the flags name is missing')
+  t.exception(() => decodeHealth(encodeHealth(beat).subarray(0, flagsAt)), WireError, 'the flags are missing')
 })
 
 test('capability: verifies for the other role of the same session under the same key only', (t) => {
