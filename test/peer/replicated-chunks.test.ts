@@ -40,6 +40,8 @@ class FakeNetwork {
   readonly behaviour = new Map<string, Behaviour>()
   readonly stored = new Map<string, Map<string, Uint8Array>>() // peer → chunk → sealed
   readonly gets = new Map<string, number>()
+  /** Every put, as it reached a peer: who, and how many peers were still down its chain. */
+  readonly puts: Array<{ peer: string, chainLength: number }> = []
   server: ((peerId: string, message: ChunkMessage) => Promise<ChunkReply>) | null = null
 
   constructor (peers: Record<string, Behaviour>) {
@@ -69,6 +71,7 @@ class FakeNetwork {
       if (copy === undefined) return { kind: ChunkKind.Missing, payload: new Uint8Array(0) }
       return { kind: ChunkKind.Ok, payload: behaviour === 'lies' ? randomBytes(copy.length) : copy }
     }
+    this.puts.push({ peer, chainLength: chain.length })
     const downstream = chain.length === 0 ? null : await this.requestChunk(chain[0]!, kind, id, payload, 0, chain.slice(1)).catch(() => null)
     const below = downstream?.kind === ChunkKind.Ok ? [Buffer.from(downstream.payload)] : []
     if (behaviour === 'full') {
@@ -144,6 +147,18 @@ test('writing: a chain of three copies; a full peer is passed over for the next'
   const { chunks: other } = await setUp(t, { [ranked[0]!]: 'full', [ranked[1]!]: 'stores', [ranked[2]!]: 'stores' })
   const placed = await other.put(plaintext)
   t.alike(placed.holders?.slice(1).sort(), [ranked[1]!, ranked[2]!].sort(), 'the full peer holds nothing; the next one took its copy')
+})
+
+test('writing: a small chunk goes to both replicas at once, a large one down a chain', async (t) => {
+  const [a, b, c] = peerIds(3) as [string, string, string]
+  const { chunks, network } = await setUp(t, { [a]: 'stores', [b]: 'stores', [c]: 'stores' })
+  const small = await chunks.put(randomBytes(4096))
+  t.is(small.holders?.length, 3)
+  t.alike(network.puts.map((put) => put.chainLength), [0, 0], 'two puts, each for one copy')
+  network.puts.length = 0
+  const large = await chunks.put(randomBytes(CHUNK_BYTES))
+  t.is(large.holders?.length, 3)
+  t.alike(network.puts.map((put) => put.chainLength), [1, 0], 'one put from this peer, passed on by the first replica')
 })
 
 test('writing with this peer\'s disk full: three other peers take the copies; no room anywhere is ENOSPC', async (t) => {
