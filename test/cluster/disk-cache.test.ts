@@ -7,18 +7,25 @@
 // reads are in flight, the documented slack; within the bound once they end), and deleting the files
 // frees every cached copy. Keeper rounds are 1 s; the plaintext memory cache is 1 MiB so reads reach disk.
 import test from 'brittle'
-import { readdir, stat } from 'node:fs/promises'
+import { readdir, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Cluster, failuresAsAsserts } from '../helpers/cluster.js'
 import type { ClusterPeer } from '../helpers/cluster.js'
 import { run } from '../helpers/peer.js'
 
 process.env.SWARMFS_KEEPER_ROUND_S = '1'
-process.env.SWARMFS_CACHE_MB = '1'
 
 const MiB = 1024 * 1024
 const SEALED_CHUNK_BYTES_MAX = 4 * MiB + 64 * 1024 // a 4 MiB chunk sealed: headers and tags are well under 64 KiB
 const BOUND_MB = 9 // two sealed 4 MiB chunks fit, three do not
+
+/**
+ * Settings for `peer`'s next start, in its data directory's config file (not the environment: every
+ * test file shares this process, and with it the environment its daemons inherit).
+ */
+async function configure (peer: ClusterPeer, lines: string): Promise<void> {
+  await writeFile(path.join(peer.data, 'swarmfs.conf'), lines)
+}
 
 /** Chunk id → size of each chunk file a peer stores. */
 async function chunkFiles (peer: ClusterPeer): Promise<Map<string, number>> {
@@ -60,7 +67,6 @@ async function sha256 (file: string): Promise<string> {
 }
 
 test('a peer holding no copy keeps what it read, within its disk cache bound, until the file is deleted', failuresAsAsserts(async (t) => {
-  delete process.env.SWARMFS_DISK_CACHE_MB
   const cluster = await Cluster.start(4)
   t.teardown(async () => await cluster.destroy(), { force: true })
   const [writer] = cluster.peers as [ClusterPeer]
@@ -69,6 +75,7 @@ test('a peer holding no copy keeps what it read, within its disk cache bound, un
     const status = await writer.status()
     return status !== null && status.voters.length + status.learners.length === 4
   }, 'all four peers to be members')
+  for (const peer of cluster.peers) await configure(peer, 'cache-mb = 1\n')
   for (const peer of cluster.peers.slice(0, 3)) {
     await peer.stop()
     await peer.start()
@@ -102,7 +109,7 @@ test('a peer holding no copy keeps what it read, within its disk cache bound, un
 
   // Restarted with a bound smaller than the next file: the tier is rebuilt from the store within it.
   t.is(await reader.stop(), 0, 'the reader stops again')
-  process.env.SWARMFS_DISK_CACHE_MB = String(BOUND_MB)
+  await configure(reader, `cache-mb = 1\ndisk-cache-mb = ${BOUND_MB}\n`)
   await reader.start()
   const bound = BOUND_MB * MiB
   const restarted = (await reader.status())!
