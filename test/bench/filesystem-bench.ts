@@ -106,21 +106,24 @@ export async function benchFilesystem (options: FilesystemBenchOptions, log: (li
   ]
   let peakRssBytes = 0
   try {
-    for (const target of targets) {
-      const samples: number[][] = rows.map(() => [])
-      for (let i = 0; i < options.runs; i++) {
-        samples[0]!.push(await sequentialWrite(target, options.fileMb, source))
+    // Round by round, each target in turn: the disk and the machine drift over minutes (journal
+    // commits, other load), and a target measured in one block would carry that drift in its ratio.
+    const samples = new Map(targets.map((target) => [target.name, rows.map((): number[] => [])]))
+    for (let i = 0; i < options.runs; i++) {
+      for (const target of targets) {
+        const own = samples.get(target.name)!
+        own[0]!.push(await sequentialWrite(target, options.fileMb, source))
         if (target.name === 'swarmfs' && i === 0) peakRssBytes = await peer.peakRssBytes()
-        samples[1]!.push(await sequentialRead(target, options.fileMb))
-        samples[2]!.push(await randomRead(target, options.randomReadSeconds))
+        own[1]!.push(await sequentialRead(target, options.fileMb))
+        own[2]!.push(await randomRead(target, options.randomReadSeconds))
         const small = await smallFiles(target, options.smallFiles, scriptFile)
-        samples[3]!.push(small.create)
-        samples[4]!.push(small.stat)
-        samples[5]!.push(small.unlink)
-        log(`  ${target.name} run ${i + 1}: ${samples.map((s) => Math.round(s.at(-1)!)).join(' ')}`)
+        own[3]!.push(small.create)
+        own[4]!.push(small.stat)
+        own[5]!.push(small.unlink)
+        log(`  ${target.name} run ${i + 1}: ${own.map((s) => Math.round(s.at(-1)!)).join(' ')}`)
       }
-      rows.forEach((row, index) => row.values.set(target.name, median(samples[index]!)))
     }
+    for (const target of targets) rows.forEach((row, index) => row.values.set(target.name, median(samples.get(target.name)![index]!)))
   } finally {
     await peer.destroy()
     await sh(`fusermount -u ${bindMount}; rm -rf ${base}`)
