@@ -4,6 +4,7 @@
 // already referenced when it was held keeps its hold (that writer's own commit may still be coming), and
 // a repair or rebalance copy stays held until the metadata lists this peer for it.
 import test from 'brittle'
+import type { Test } from 'brittle'
 import { randomBytes } from '../../native/crypto.js'
 import type { FsState } from '../../metadata/fs/state.js'
 import { chunkIdOf, chunkIdToHex } from '../../peer/chunks/chunk-id.js'
@@ -13,12 +14,8 @@ import { newKeys, tempDir } from './chunks/fixtures.js'
 
 const HOLD_MS = 60_000
 
-async function settled (): Promise<void> {
-  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
-  await new Promise((resolve) => setTimeout(resolve, 50))
-}
-
-test('a held copy goes once the file that referenced it is gone; one referenced when held stays held', async (t) => {
+/** A LocalChunks over a temporary directory whose state knows only the chunk references the test sets. */
+async function openLocal (t: Test): Promise<{ keys: ReturnType<typeof newKeys>, references: Map<string, number>, local: LocalChunks }> {
   const keys = newKeys()
   const references = new Map<string, number>()
   const state = { chunkReferences: references } as unknown as FsState
@@ -26,6 +23,16 @@ test('a held copy goes once the file that referenced it is gone; one referenced 
     directory: await tempDir(t), encryptionKey: Buffer.from(keys.encryptionKey), idKey: Buffer.from(keys.idKey), cacheBytesMax: 1024 * 1024
   }, () => state)
   t.teardown(async () => await local.close(), { order: -1 })
+  return { keys, references, local }
+}
+
+async function settled (): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+}
+
+test('a held copy goes once the file that referenced it is gone; one referenced when held stays held', async (t) => {
+  const { keys, references, local } = await openLocal(t)
   const replicate = async (): Promise<{ id: Buffer, hex: string }> => {
     const plaintext = randomBytes(10_000)
     const id = chunkIdOf(plaintext, keys.idKey)
@@ -56,13 +63,7 @@ test('a held copy goes once the file that referenced it is gone; one referenced 
 })
 
 test('a repair or rebalance copy stays held until the metadata lists this peer for it', async (t) => {
-  const keys = newKeys()
-  const references = new Map<string, number>()
-  const state = { chunkReferences: references } as unknown as FsState
-  const local = await LocalChunks.open({
-    directory: await tempDir(t), encryptionKey: Buffer.from(keys.encryptionKey), idKey: Buffer.from(keys.idKey), cacheBytesMax: 1024 * 1024
-  }, () => state)
-  t.teardown(async () => await local.close(), { order: -1 })
+  const { keys, references, local } = await openLocal(t)
   const plaintext = randomBytes(10_000)
   const id = chunkIdOf(plaintext, keys.idKey)
   const hex = chunkIdToHex(id)
