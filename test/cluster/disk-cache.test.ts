@@ -13,7 +13,6 @@ import { Cluster, failuresAsAsserts } from '../helpers/cluster.js'
 import type { ClusterPeer } from '../helpers/cluster.js'
 import { run } from '../helpers/peer.js'
 
-process.env.SWARMFS_KEEPER_ROUND_S = '1'
 
 const MiB = 1024 * 1024
 const SEALED_CHUNK_BYTES_MAX = 4 * MiB + 64 * 1024 // a 4 MiB chunk sealed: headers and tags are well under 64 KiB
@@ -67,7 +66,7 @@ async function sha256 (file: string): Promise<string> {
 }
 
 test('a peer holding no copy keeps what it read, within its disk cache bound, until the file is deleted', failuresAsAsserts(async (t) => {
-  const cluster = await Cluster.start(4)
+  const cluster = await Cluster.start(4, { env: { SWARMFS_KEEPER_ROUND_S: '1' } })
   t.teardown(async () => await cluster.destroy(), { force: true })
   const [writer] = cluster.peers as [ClusterPeer]
   const reader = cluster.peers[3]!

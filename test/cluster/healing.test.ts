@@ -2,7 +2,7 @@
 // replaced within a bounded time and R copies are back; a byte flipped in a stored chunk is found by the
 // scrubber and repaired from a good replica; deleting the files returns every peer's chunk store to
 // empty; a peer that joins receives a share of the chunks by rebalancing. The daemons run with a short
-// repair grace period and fast keeper rounds (environment) so the test takes seconds, not minutes.
+// repair grace period and fast keeper rounds (their environment) so the test takes seconds, not minutes.
 import test from 'brittle'
 import { open, readdir } from 'node:fs/promises'
 import path from 'node:path'
@@ -10,9 +10,8 @@ import { Cluster, failuresAsAsserts } from '../helpers/cluster.js'
 import type { ClusterPeer } from '../helpers/cluster.js'
 import { run } from '../helpers/peer.js'
 
-process.env.SWARMFS_REPAIR_GRACE_S = '3'
-process.env.SWARMFS_KEEPER_ROUND_S = '1'
-process.env.SWARMFS_SCRUB_MBPS = '64'
+/** The daemons' settings for these tests: a short repair grace period, fast keeper rounds and scrubbing. */
+const FAST_HEALING = { SWARMFS_REPAIR_GRACE_S: '3', SWARMFS_KEEPER_ROUND_S: '1', SWARMFS_SCRUB_MBPS: '64' }
 
 async function chunkFiles (peer: ClusterPeer): Promise<string[]> {
   const root = path.join(peer.data, 'chunks')
@@ -37,7 +36,7 @@ async function sha256 (file: string): Promise<string> {
 }
 
 test('a dead holder is replaced, a corrupt copy is repaired, deletion frees every peer', failuresAsAsserts(async (t) => {
-  const cluster = await Cluster.start(4)
+  const cluster = await Cluster.start(4, { env: FAST_HEALING })
   t.teardown(async () => await cluster.destroy(), { force: true })
   const [writer] = cluster.peers as [ClusterPeer]
   const source = path.join(cluster.base, 'source.bin')
@@ -86,7 +85,7 @@ test('a dead holder is replaced, a corrupt copy is repaired, deletion frees ever
 }))
 
 test('a peer that joins receives a fair share of the chunks by rebalancing', failuresAsAsserts(async (t) => {
-  const cluster = await Cluster.start(3)
+  const cluster = await Cluster.start(3, { env: FAST_HEALING })
   t.teardown(async () => await cluster.destroy(), { force: true })
   await run(`head -c ${32 * 1048576} /dev/urandom > ${cluster.base}/source.bin && cp ${cluster.base}/source.bin ${cluster.peers[0]!.mountpoint}/data.bin`)
   const before = await Promise.all(cluster.peers.map(async (peer) => (await chunkFiles(peer)).length))

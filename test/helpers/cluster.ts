@@ -49,6 +49,8 @@ export interface ClusterPeerOptions {
   bootstrap: string
   host?: string
   netns?: string
+  /** Environment of the daemon beyond this process's own (settings of one test, e.g. short keeper rounds). */
+  env?: Record<string, string>
 }
 
 export type PeerStatus = Record<string, any> & {
@@ -95,7 +97,7 @@ export class ClusterPeer {
   async start (): Promise<void> {
     const args = [CLI, 'up', '--data', this.data, '--mount', this.mountpoint, '--bootstrap', this.options.bootstrap, '--host', this.options.host ?? '127.0.0.1']
     const [command, commandArgs] = inNamespace(this.options.netns, args)
-    const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.options.env } })
     this.process = child
     child.stdout!.on('data', (chunk: Buffer) => { this.log += chunk.toString() })
     child.stderr!.on('data', (chunk: Buffer) => { this.log += chunk.toString() })
@@ -159,17 +161,24 @@ export interface ClusterOptions {
   bootstrapHost?: { netns: string, host: string }
   /** Runs before each peer's data directory is created (e.g. to mount a small filesystem there). */
   prepare?: (peer: ClusterPeer) => Promise<void>
+  /**
+   * Environment of every daemon of this cluster beyond this process's own. Not process.env: every test
+   * file of a run shares this process, and a setting made there would reach the clusters of all of them.
+   */
+  env?: Record<string, string>
 }
 
 export class Cluster {
   readonly base: string
   readonly bootstrap: BootstrapNode
   readonly peers: ClusterPeer[]
+  private readonly env: Record<string, string>
 
-  private constructor (base: string, bootstrap: BootstrapNode, peers: ClusterPeer[]) {
+  private constructor (base: string, bootstrap: BootstrapNode, peers: ClusterPeer[], env: Record<string, string>) {
     this.base = base
     this.bootstrap = bootstrap
     this.peers = peers
+    this.env = env
   }
 
   /** A founder and size − 1 invited peers, all started; resolves once the voters reach their target. */
@@ -178,9 +187,9 @@ export class Cluster {
     const bootstrap = await BootstrapNode.start(options.bootstrapHost?.host, options.bootstrapHost?.netns)
     const peers = Array.from({ length: size }, (_, i) => {
       const where = options.hosts?.[i]
-      return new ClusterPeer(`peer${i}`, base, { bootstrap: bootstrap.address, ...(where !== undefined ? { host: where.host, netns: where.netns } : {}) })
+      return new ClusterPeer(`peer${i}`, base, { bootstrap: bootstrap.address, env: options.env ?? {}, ...(where !== undefined ? { host: where.host, netns: where.netns } : {}) })
     })
-    const cluster = new Cluster(base, bootstrap, peers)
+    const cluster = new Cluster(base, bootstrap, peers, options.env ?? {})
     try {
       for (const peer of peers) await options.prepare?.(peer)
       await peers[0]!.init()
@@ -201,7 +210,7 @@ export class Cluster {
 
   /** Joins one more peer with the founder's invite and starts it (it mounts once admitted). */
   async addPeer (): Promise<ClusterPeer> {
-    const peer = new ClusterPeer(`peer${this.peers.length}`, this.base, { bootstrap: this.bootstrap.address })
+    const peer = new ClusterPeer(`peer${this.peers.length}`, this.base, { bootstrap: this.bootstrap.address, env: this.env })
     await peer.init(await this.peers[0]!.invite())
     this.peers.push(peer)
     await peer.start()
