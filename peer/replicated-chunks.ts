@@ -72,9 +72,17 @@ export interface ReplicationStats {
 }
 
 /** Where copies of a chunk went: who stored one, and who refused it for lack of room. */
-interface Placement {
+interface Copies {
   stored: string[]
   refused: string[]
+}
+
+/**
+ * Copies placed, and the other peers that were up when they were: a write is judged against those,
+ * not against whoever is up once the copies are in (a peer back meanwhile was never asked).
+ */
+interface Placement extends Copies {
+  up: string[]
 }
 
 export class ReplicatedChunks implements ChunkService {
@@ -162,18 +170,19 @@ export class ReplicatedChunks implements ChunkService {
   private async putElsewhere (id: Buffer, sealed: Uint8Array, length: number, first: Promise<Placement>): Promise<ChunkRef> {
     const placed = await first
     const more = await this.place(id, sealed, this.replicas - placed.stored.length, [...placed.stored, ...placed.refused])
-    const holders = this.accepted(id, { stored: [...placed.stored, ...more.stored], refused: [...placed.refused, ...more.refused] }, 0)
+    const up = [...new Set([...placed.up, ...more.up])]
+    const holders = this.accepted(id, { stored: [...placed.stored, ...more.stored], refused: [...placed.refused, ...more.refused], up }, 0)
     this.stats.writtenElsewhere++
     return { id, length, holders }
   }
 
   /**
    * The remote holders of a chunk written with `kept` local copies (1 or 0), once enough peers took it:
-   * R copies in all (fewer when fewer peers are up), at least 2 when any other peer is up. Otherwise the
-   * write fails: ENOSPC when room was what ran out, EIO when peers failed.
+   * R copies in all (fewer when fewer peers were up), at least 2 when any other peer was up. Otherwise
+   * the write fails: ENOSPC when room was what ran out, EIO when peers failed.
    */
   private accepted (id: Buffer, placement: Placement, kept: number): string[] {
-    const up = this.network.upPeers().length
+    const up = placement.up.length
     const wanted = Math.min(this.replicas, up + kept)
     const needed = Math.min(2, up + kept)
     const copies = kept + placement.stored.length
@@ -181,6 +190,7 @@ export class ReplicatedChunks implements ChunkService {
     if (copies < wanted) this.stats.underReplicatedWrites++
     if (copies < Math.max(needed, 1)) {
       const noRoom = placement.refused.length > 0 || kept === 0
+      this.logger.warn('chunks.write_failed', { chunk: chunkIdToHex(id).slice(0, 12), copies, wanted, up: placement.up.map((peer) => peer.slice(0, 12)).join(','), reason: noRoom ? 'no room' : 'peers failed' })
       throw new FsError(noRoom ? Errno.ENOSPC : Errno.EIO, `chunk ${chunkIdToHex(id)} got ${copies} of ${wanted} copies${noRoom ? ' (out of room)' : ''}`)
     }
     if (copies < wanted) this.logger.warn('chunks.write_under_replicated', { chunk: chunkIdToHex(id).slice(0, 12), copies, wanted, action: 'repair adds the rest' })
@@ -197,8 +207,8 @@ export class ReplicatedChunks implements ChunkService {
     const up = this.network.upPeers().filter((peer) => !exclude.includes(peer))
     const candidates = writeOrder(id, this.network.id, up, (peer) => this.network.roomOf(peer), sealed.length, this.network.placementWeights())
     const wanted = Math.min(copies, candidates.length)
-    const placement: Placement = { stored: [], refused: [] }
-    const add = (result: Placement): void => {
+    const placement: Placement = { stored: [], refused: [], up }
+    const add = (result: Copies): void => {
       for (const peer of result.stored) if (!placement.stored.includes(peer)) placement.stored.push(peer)
       for (const peer of result.refused) if (!placement.refused.includes(peer)) placement.refused.push(peer)
     }
@@ -222,7 +232,7 @@ export class ReplicatedChunks implements ChunkService {
    * Puts the chunk on chain[0], which passes it along the rest of the chain; resolves with the peers
    * that stored it. A hop that fails is skipped: the chunk goes to the one after it instead.
    */
-  private async sendAlong (chain: readonly string[], id: Buffer, sealed: Uint8Array): Promise<Placement> {
+  private async sendAlong (chain: readonly string[], id: Buffer, sealed: Uint8Array): Promise<Copies> {
     const refused: string[] = []
     for (let i = 0; i < chain.length; i++) {
       const rest = chain.slice(i + 1)

@@ -168,6 +168,9 @@ export interface ClusterOptions {
   env?: Record<string, string>
 }
 
+/** The clusters not yet destroyed: a failed test prints their daemons' logs. */
+const live = new Set<Cluster>()
+
 export class Cluster {
   readonly base: string
   readonly bootstrap: BootstrapNode
@@ -190,6 +193,7 @@ export class Cluster {
       return new ClusterPeer(`peer${i}`, base, { bootstrap: bootstrap.address, env: options.env ?? {}, ...(where !== undefined ? { host: where.host, netns: where.netns } : {}) })
     })
     const cluster = new Cluster(base, bootstrap, peers, options.env ?? {})
+    live.add(cluster)
     try {
       for (const peer of peers) await options.prepare?.(peer)
       await peers[0]!.init()
@@ -245,6 +249,7 @@ export class Cluster {
   }
 
   async destroy (): Promise<void> {
+    live.delete(this)
     await Promise.all(this.peers.map(async (peer) => {
       await peer.stop().catch(() => {})
       if (await peer.isMounted()) await sh(`fusermount -uz ${peer.mountpoint}`)
@@ -263,7 +268,8 @@ export function failuresAsAsserts (body: (t: Test) => Promise<void>): (t: Test) 
     try {
       await body(t)
     } catch (error) {
-      t.fail((error as Error).stack ?? String(error))
+      const logs = [...live].map((cluster) => cluster.logs()).join('\n')
+      t.fail(`${(error as Error).stack ?? String(error)}${logs === '' ? '' : `\n${logs}`}`)
     }
   }
 }

@@ -42,6 +42,9 @@ class FakeNetwork {
   readonly gets = new Map<string, number>()
   /** Every put, as it reached a peer: who, and how many peers were still down its chain. */
   readonly puts: Array<{ peer: string, chainLength: number }> = []
+  /** The peers up, when not all of them; `looked` runs after each look (a peer coming back meanwhile). */
+  up: string[] | null = null
+  looked: () => void = () => {}
   server: ((peerId: string, message: ChunkMessage) => Promise<ChunkReply>) | null = null
 
   constructor (peers: Record<string, Behaviour>) {
@@ -51,7 +54,12 @@ class FakeNetwork {
     }
   }
 
-  upPeers (): string[] { return [...this.behaviour.keys()] }
+  upPeers (): string[] {
+    const up = this.up ?? [...this.behaviour.keys()]
+    this.looked()
+    return [...up]
+  }
+
   outstanding (): number { return 0 }
   roomOf (peer: string): number | null { return this.behaviour.get(peer) === 'full' ? 0 : null }
   serveChunks (server: (peerId: string, message: ChunkMessage) => Promise<ChunkReply>): void { this.server = server }
@@ -176,6 +184,26 @@ test('writing with this peer\'s disk full: three other peers take the copies; no
   t.is(await errnoOf(othersFull.put(randomBytes(1000))), Errno.ENOSPC, 'room here but nowhere else: ENOSPC (one copy is not enough)')
   const { chunks: cut } = await setUp(t, { [e]: 'unreachable', [f]: 'unreachable' })
   t.is(await errnoOf(cut.put(randomBytes(1000))), Errno.EIO, 'peers unreachable: EIO')
+})
+
+test('writing while a peer comes back: the chunk is judged against the peers up when it was placed', async (t) => {
+  const [a, b] = peerIds(2) as [string, string]
+  const { chunks, network } = await setUp(t, { [a]: 'stores', [b]: 'stores' })
+  network.up = []
+  network.looked = () => { network.up = [a] } // back (3 answered beats) just after the placement looked
+  const alone = await chunks.put(randomBytes(CHUNK_BYTES))
+  t.alike(alone.holders, [SELF], 'nobody else was up: one copy here, and the keeper adds the rest once peers are')
+  network.up = [a, b]
+  network.looked = () => { network.up = [b] } // a goes down right after the placement looked: its copy still counts
+  const placed = await chunks.put(randomBytes(CHUNK_BYTES))
+  t.is(placed.holders?.length, 3, 'three copies')
+})
+
+test('a write no peer took logs why before it fails', async (t) => {
+  const [a] = peerIds(1) as [string]
+  const { chunks, logs } = await setUp(t, { [a]: 'unreachable' })
+  t.is(await errnoOf(chunks.put(randomBytes(1000))), Errno.EIO)
+  t.ok(logs.some((line) => line.includes('chunks.write_failed') && line.includes('peers failed')), 'chunks.write_failed, peers failed')
 })
 
 test('serving a put with a full disk: refused with the reason, or answered with those down the chain', async (t) => {
