@@ -25,6 +25,7 @@ const WAIT_TICKS_MAX = 100
 const RETRY_TICKS = 10
 const INFLIGHT_BYTES_MAX = 4 * 1024 * 1024
 const SNAPSHOT_ENTRIES = 50_000
+const SNAPSHOT_ENTRIES_MIN = 10_000 // sooner when the log since the last snapshot outweighs it (node-api.ts)
 const KEEP_ENTRIES = 5_000
 
 // Raft's operating errors as the errnos a FUSE caller sees: without a quorum the cluster times out.
@@ -105,6 +106,7 @@ export class ReplicatedMetadata {
       waitTicksMax: WAIT_TICKS_MAX,
       retryTicks: RETRY_TICKS,
       snapshotEntries: SNAPSHOT_ENTRIES,
+      snapshotEntriesMin: SNAPSHOT_ENTRIES_MIN,
       keepEntries: KEEP_ENTRIES,
       onFatal: options.onFatal ?? ((error) => {
         if (options.logger !== undefined) options.logger.error('metadata.storage_failed', { error: error instanceof Error ? error : String(error) })
@@ -144,7 +146,9 @@ export class ReplicatedMetadata {
 
   /** Replicates `command`; a group that can't commit it within the bound fails with ETIMEDOUT. */
   async propose (command: Command): Promise<ApplyResult> {
-    const requestId = `${this.peerId}/${this.incarnation}/${++this.requestSequence}`
+    // Unique among peers by a 64-bit prefix of the peer's key and the start time: every log entry and
+    // every remembered session carries it, so it is kept short.
+    const requestId = `${this.peerId.slice(0, 16)}/${this.incarnation}/${++this.requestSequence}`
     const started = process.hrtime.bigint()
     try {
       return resultCodec.decode(await this.node.propose(encodeCommand(command), requestId).catch(asFsError))

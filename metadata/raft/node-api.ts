@@ -33,6 +33,10 @@ export interface NodeOptions {
   waitTicksMax: number // a proposal or read barrier fails after this many ticks
   retryTicks: number // re-propose / re-request a read after this many ticks without an answer
   snapshotEntries: number // take a snapshot and compact once this many entries were applied since the last
+  // ...or already once this many were, if their bytes reach the last snapshot's size: a small state is
+  // snapshotted sooner, so the log kept in memory stays small, while a big one is not rewritten more
+  // often than its log costs (default: snapshotEntries, the count alone).
+  snapshotEntriesMin?: number
   keepEntries: number // entries kept behind a compaction so slow followers can catch up without a snapshot
   processReadyMax?: number // Ready rounds per input (bounds one call's work)
   onApply?: (entry: Entry) => void // observability (the simulator's state machine safety check)
@@ -84,6 +88,8 @@ export class RaftNode {
   private readSequence = 0
   private readonly incarnation: number
   private snapshotIndex: number
+  private snapshotBytes: number // of the last snapshot's data
+  private logBytesSinceSnapshot = 0 // data of the entries applied since it
   private stopped = false
   private handling = false // a Ready is being handled (its writes may be in flight): no new Ready until advance
   // Term and vote as last made durable: messages may leave before a Ready is durable only if it keeps them.
@@ -99,6 +105,7 @@ export class RaftNode {
     // On start, the state machine is the snapshot; the log after it is re-applied by Raft.
     if (snapshot.metadata.index > 0) this.restoreState(snapshot.data)
     this.snapshotIndex = snapshot.metadata.index
+    this.snapshotBytes = snapshot.data.byteLength
     this.stateIndex = snapshot.metadata.index
     this.raw = new RawNode({ ...options.raft, storage: options.storage, rng: options.rng, applied: snapshot.metadata.index })
     this.durableTerm = this.raw.raft.term
@@ -333,6 +340,8 @@ export class RaftNode {
     if (rd.snapshot !== null) {
       this.restoreState(rd.snapshot.data)
       this.snapshotIndex = rd.snapshot.metadata.index
+      this.snapshotBytes = rd.snapshot.data.byteLength
+      this.logBytesSinceSnapshot = 0
       this.stateIndex = rd.snapshot.metadata.index
     }
     for (let i = appliedEarly; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i]!)
@@ -357,6 +366,7 @@ export class RaftNode {
     this.options.onApply?.(e)
     if (e.index <= this.stateIndex) return // already applied when it was appended (alone)
     this.stateIndex = e.index
+    this.logBytesSinceSnapshot += e.data.byteLength
     if (e.type !== EntryType.Normal) return // no-ops and configuration entries act inside Raft
     const { requestId, command } = decodeEnvelope(e.data)
     let result = this.sessions.get(requestId)
@@ -383,12 +393,17 @@ export class RaftNode {
 
   private maybeCompact (): void {
     const applied = this.raw.raft.log.applied
-    if (applied - this.snapshotIndex < this.options.snapshotEntries) return
+    const since = applied - this.snapshotIndex
+    const { snapshotEntries, snapshotEntriesMin = snapshotEntries } = this.options
+    if (since < snapshotEntries && !(since >= snapshotEntriesMin && this.logBytesSinceSnapshot >= this.snapshotBytes)) return
     if (this.stateIndex > applied) return // the state machine holds entries not yet committed: wait
     const { storage } = this.options
     const conf = this.raw.raft.configs.at(applied)
-    storage.createSnapshot(applied, conf, this.snapshotState())
+    const data = this.snapshotState()
+    storage.createSnapshot(applied, conf, data)
     this.snapshotIndex = applied
+    this.snapshotBytes = data.byteLength
+    this.logBytesSinceSnapshot = 0
     const compactTo = applied - this.options.keepEntries
     if (compactTo > storage.firstIndex()) {
       storage.compact(compactTo)

@@ -12,22 +12,32 @@ export const SESSIONS_MAX = 100_000
 export const REQUEST_ID_BYTES_MAX = 128
 export const RESULT_BYTES_MAX = 1024 * 1024
 
+// A result is kept as a one-byte string: a few dozen bytes on the JS heap, where a Uint8Array costs
+// two objects and a separately allocated backing store (~300 bytes); at SESSIONS_MAX entries that was
+// tens of MB on every peer.
+function toStored (result: Uint8Array): string {
+  return Buffer.from(result.buffer, result.byteOffset, result.byteLength).toString('latin1')
+}
+
+function fromStored (stored: string): Uint8Array {
+  return new Uint8Array(Buffer.from(stored, 'latin1'))
+}
+
 export class SessionTable {
-  private readonly results = new Map<string, Uint8Array>()
+  private readonly results = new Map<string, string>()
 
   constructor (readonly capacity: number = SESSIONS_MAX) {
     assert(capacity > 0, 'sessions: capacity must be positive')
   }
 
   get (requestId: string): Uint8Array | undefined {
-    return this.results.get(requestId)
+    const stored = this.results.get(requestId)
+    return stored === undefined ? undefined : fromStored(stored)
   }
 
   record (requestId: string, result: Uint8Array): void {
     assert(!this.results.has(requestId), 'sessions: a request applies once')
-    // A copy of its own: a small result is often a slice of Node's shared 8 KiB buffer pool, which would
-    // keep the whole slab alive for as long as the session is remembered.
-    this.results.set(requestId, new Uint8Array(result))
+    this.results.set(requestId, toStored(result))
     if (this.results.size > this.capacity) {
       const oldest = this.results.keys().next().value as string
       this.results.delete(oldest)
@@ -43,15 +53,16 @@ export class SessionTable {
     const entries = [...this.results]
     const state = c.state()
     c.uint.preencode(state, entries.length)
-    for (const [id, result] of entries) {
+    const results = entries.map(([, result]) => fromStored(result))
+    for (const [i, [id]] of entries.entries()) {
       c.string.preencode(state, id)
-      c.buffer.preencode(state, result)
+      c.buffer.preencode(state, results[i]!)
     }
     state.buffer = new Uint8Array(state.end)
     c.uint.encode(state, entries.length)
-    for (const [id, result] of entries) {
+    for (const [i, [id]] of entries.entries()) {
       c.string.encode(state, id)
-      c.buffer.encode(state, result)
+      c.buffer.encode(state, results[i]!)
     }
     return state.buffer
   }
@@ -66,7 +77,7 @@ export class SessionTable {
         const id = c.string.decode(state)
         const result = c.buffer.decode(state) ?? new Uint8Array(0)
         if (id.length > REQUEST_ID_BYTES_MAX || result.byteLength > RESULT_BYTES_MAX) throw new DecodeError('sessions: field too long')
-        table.results.set(id, new Uint8Array(result))
+        table.results.set(id, toStored(result))
       }
       if (state.start !== state.end) throw new DecodeError('sessions: trailing bytes')
     } catch (err) {

@@ -14,29 +14,32 @@ import { KvStateMachine, decodeJson, encodeJson } from '../../sim/kv.js'
 interface Harness {
   nodes: Map<string, RaftNode>
   machines: Map<string, KvStateMachine>
+  storages: Map<string, MemoryStorage>
   network: SimNetwork
   run: (units: number) => void
 }
 
-function cluster (ids: string[]): Harness {
+function cluster (ids: string[], snapshots: { snapshotEntries?: number, snapshotEntriesMin?: number } = {}): Harness {
   let now = 0
   const rng = new Rng(5)
   const network = new SimNetwork(rng, () => now)
   const nodes = new Map<string, RaftNode>()
+  const storages = new Map<string, MemoryStorage>()
   const machines = new Map<string, KvStateMachine>()
   for (const [i, id] of ids.entries()) {
     const machine = new KvStateMachine()
     machines.set(id, machine)
     nodes.set(id, new RaftNode({
       raft: { id, electionTicks: 10, heartbeatTicks: 1 },
-      storage: MemoryStorage.bootstrap(ids),
+      storage: storages.set(id, MemoryStorage.bootstrap(ids)).get(id)!,
       rng: new Rng(100 + i),
       transport: network.endpoint(id),
       stateMachine: machine,
       waitTicksMax: 50,
       retryTicks: 10,
       snapshotEntries: 1000,
-      keepEntries: 10
+      keepEntries: 10,
+      ...snapshots
     }))
   }
   const run = (units: number): void => {
@@ -46,7 +49,7 @@ function cluster (ids: string[]): Harness {
       if (now % 10 === 0) for (const node of nodes.values()) node.tick()
     }
   }
-  return { nodes, machines, network, run }
+  return { nodes, machines, storages, network, run }
 }
 
 function leaderOf (h: Harness): RaftNode {
@@ -118,4 +121,30 @@ test('node api: a read barrier on a follower covers writes completed before it',
   const index = await barrier
   t.ok(index >= leader.status().commit - 1)
   t.is(h.machines.get(follower[0])?.read('r'), 'seen')
+})
+
+test('node api: a small state is snapshotted once its log outweighs it; a big one waits for the entry count', async (t) => {
+  const h = cluster(['a'], { snapshotEntries: 1000, snapshotEntriesMin: 50 })
+  h.run(400)
+  const node = leaderOf(h)
+  const storage = h.storages.get('a')!
+  let requests = 0
+  const put = async (key: string, value: string, count: number): Promise<void> => {
+    for (let i = 0; i < count; i++) {
+      const done = node.propose(encodeJson({ op: 'put', key, value }), `req-${++requests}`)
+      h.run(5)
+      await done
+    }
+  }
+  await put('k', 'v', 60)
+  const small = storage.snapshot().metadata.index
+  t.ok(small > 0 && small <= 60, `a one-key state is snapshotted after ${small} entries, not 1000`)
+  await put('big', 'x'.repeat(20_000), 1) // a state of ~20 KB, snapshotted 50 entries later
+  await put('k', 'v', 60)
+  const big = storage.snapshot().metadata.index
+  t.ok(big > small, 'snapshotted with the big value')
+  await put('k', 'v', 200)
+  t.is(storage.snapshot().metadata.index, big, 'then 200 entries of ~50 bytes do not outweigh its ~20 KB: no new snapshot')
+  await put('k', 'x'.repeat(200), 100)
+  t.ok(storage.snapshot().metadata.index > big, '100 entries of ~250 bytes, which add up to more than its size, do')
 })
