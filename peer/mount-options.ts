@@ -12,6 +12,7 @@ const VALUE_OPTIONS: Record<string, string> = {
   bootstrap: '--bootstrap',
   host: '--host',
   'cache-mb': '--cache-mb',
+  'disk-cache-mb': '--disk-cache-mb',
   metrics: '--metrics',
   'log-level': '--log-level',
   'log-format': '--log-format'
@@ -45,7 +46,7 @@ export const MOUNT_USAGE = `Usage: mount.fuse.swarmfs DATA MNT [-sfnv] [-o OPTIO
    DATA  MNT  fuse.swarmfs  defaults,_netdev,bootstrap=HOST:PORT  0  0)
 Starts 'swarmfs up --data DATA --mount MNT' in the background, logging to DATA/swarmfs.log, and returns
 once MNT is mounted. OPTIONS: allow_other, metrics_public, config=FILE, bootstrap=HOST:PORT, host=ADDR,
-cache_mb=N, metrics=HOST:PORT, log_level=LEVEL, log_format=text|json, log=FILE; mount(8)'s own options
+cache_mb=N, disk_cache_mb=N, metrics=HOST:PORT, log_level=LEVEL, log_format=text|json, log=FILE; mount(8)'s own options
 (defaults, _netdev, nofail, noauto, x-…) are ignored. More settings (several bootstrap nodes, as
 -o splits at commas): DATA/swarmfs.conf.
 'umount MNT' stops the daemon. Exit codes: 0 mounted, 1 usage, 32 mount failure.`

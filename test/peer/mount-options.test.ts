@@ -15,8 +15,8 @@ test('options become swarmfs up flags; mount\'s own options are ignored', (t) =>
 })
 
 test('flags, -oOPTIONS glued, several -o', (t) => {
-  const request = parseMountArguments(['-nv', 'DATA', 'MNT', '-ohost=10.0.0.2', '-o', 'metrics=127.0.0.1:9464,metrics_public'])
-  t.alike(request.flags, ['--host', '10.0.0.2', '--metrics', '127.0.0.1:9464', '--metrics-public'])
+  const request = parseMountArguments(['-nv', 'DATA', 'MNT', '-ohost=10.0.0.2', '-o', 'metrics=127.0.0.1:9464,metrics_public,disk_cache_mb=0'])
+  t.alike(request.flags, ['--host', '10.0.0.2', '--metrics', '127.0.0.1:9464', '--metrics-public', '--disk-cache-mb', '0'])
   t.is(request.verbose, true)
   t.is(parseMountArguments(['-f', 'DATA', 'MNT']).fake, true)
   t.alike(parseMountArguments(['DATA', 'MNT']).flags, [])
