@@ -165,7 +165,11 @@ export class ReplicaKeeper {
       // A copy onto a newcomer while the chunk has its R live copies is rebalancing; the rest is repair.
       const rebalancing = !lacking && plan.copyTo.length > 0
       if ((options.only === 'repair' && rebalancing) || (options.only === 'rebalance' && !rebalancing)) continue
-      const made = await this.chunks.copyTo(chunk, plan.copyTo)
+      // A copy this peer lost (the scrubber fetches it back) must not stop the round for every other chunk.
+      const made = await this.chunks.copyTo(chunk, plan.copyTo).catch((error: unknown) => {
+        this.logger.warn('keeper.copy_failed', { chunk: key.slice(0, 12), error: errorOf(error) })
+        return []
+      })
       copies += made.length
       progress.fixed += made.length
       progress.failed += plan.copyTo.length - made.length
@@ -214,7 +218,7 @@ export class ReplicaKeeper {
     while (!this.stopped) {
       const request = this.scrubRequests.shift()
       const progress = request?.progress ?? emptyProgress('scrub')
-      const ids = await storedChunks(this.local.store)
+      const ids = await this.scrubList()
       this.stats.scrubPass++
       this.stats.scrubProgress = 0
       // The lifetime counters of `status` follow the pass's own progress.
@@ -245,6 +249,17 @@ export class ReplicaKeeper {
       }
     }
     for (const request of this.scrubRequests.splice(0)) request.reject(new Error('the daemon is stopping'))
+  }
+
+  /**
+   * The chunks a pass verifies: those the metadata lists here that are missing from the disk first
+   * (each is fetched back, see ReplicatedChunks.scrub), then every stored one.
+   */
+  private async scrubList (): Promise<Buffer[]> {
+    const stored = await storedChunks(this.local.store)
+    const onDisk = new Set(stored.map((id) => chunkIdToHex(id)))
+    const lost = this.metadata.state.chunksHeldBy(this.network.id).filter((key) => !onDisk.has(key))
+    return [...lost.map((key) => chunkIdFromHex(key)), ...stored]
   }
 
   /** Waits in short slices so that stop() or a requested scrub never waits long for the scrubber. */

@@ -254,13 +254,22 @@ export class ReplicatedChunks implements ChunkService {
     return peers.filter((_, i) => results[i]!.stored.length > 0)
   }
 
-  /** Verifies the local copy in full; a bad one is replaced by a verified copy from another holder. */
+  /**
+   * Verifies the local copy in full; a bad one is replaced by a verified copy from another holder, and
+   * so is one the metadata lists here that is gone from the disk (deleted, or a disk restored from an
+   * older backup): otherwise the chunk would count R copies while it has one fewer.
+   */
   async scrub (id: Buffer): Promise<{ bytes: number, repaired: boolean }> {
     try {
       await this.local.store.verify(id)
       return { bytes: (await this.local.store.layout(id)).sealedBytes, repaired: false }
     } catch (error) {
-      if (error instanceof ChunkMissingError) return { bytes: 0, repaired: false } // collected meanwhile
+      if (error instanceof ChunkMissingError) {
+        if (!this.holdersOf(chunkIdToHex(id)).includes(this.network.id)) return { bytes: 0, repaired: false } // collected meanwhile
+        this.logger.warn('chunks.lost_local_copy', { chunk: chunkIdToHex(id).slice(0, 12), action: 'fetching a good copy' })
+        await this.fetch(id)
+        return { bytes: 0, repaired: true }
+      }
       if (!(error instanceof ChunkCorruptError)) throw error
       this.logger.warn('chunks.corrupt_local_copy', { chunk: chunkIdToHex(id).slice(0, 12), error: error.message, action: 'fetching a good copy' })
       await this.fetch(id)

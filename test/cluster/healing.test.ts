@@ -1,6 +1,6 @@
 // Self-healing with real peers: chunk locations are visible as an xattr; a holder killed with -9 is
 // replaced within a bounded time and R copies are back; a byte flipped in a stored chunk is found by the
-// scrubber and repaired from a good replica; deleting the files returns every peer's chunk store to
+// scrubber and repaired from a good replica, and so is a chunk file deleted from a holder's disk; deleting the files returns every peer's chunk store to
 // empty; a peer that joins receives a share of the chunks by rebalancing. The daemons run with a short
 // repair grace period and fast keeper rounds (their environment) so the test takes seconds, not minutes.
 import test from 'brittle'
@@ -77,6 +77,16 @@ test('a dead holder is replaced, a corrupt copy is repaired, deletion frees ever
   t.pass('the scrubber found and repaired the flipped byte')
   const good = (await Promise.all(survivors.filter((peer) => peer !== target).map(chunkFiles))).flat().find((other) => path.basename(other) === path.basename(file!))!
   t.is((await run(`cmp ${file!} ${good} && echo same`).catch(() => 'differs')).trim(), 'same', 'the repaired copy is byte-identical to a good replica')
+
+  // Delete a stored chunk file: the metadata still lists that peer, so the scrubber fetches it back.
+  const loser = survivors[2]!
+  const [lost] = await chunkFiles(loser)
+  const repairedBefore = (await loser.status())!.chunks.keeper.scrubRepaired
+  await run(`rm ${lost!}`)
+  await cluster.waitFor(async () => ((await loser.status())?.chunks.keeper.scrubRepaired ?? 0) > repairedBefore, 'the scrubber to fetch the lost copy back', 60_000)
+  const replica = (await Promise.all(survivors.filter((peer) => peer !== loser).map(chunkFiles))).flat().find((other) => path.basename(other) === path.basename(lost!))!
+  t.is((await run(`cmp ${lost!} ${replica} && echo same`).catch(() => 'differs')).trim(), 'same', 'a deleted copy the metadata lists is fetched back, byte-identical')
+  t.ok(loser.log.includes('chunks.lost_local_copy'), 'and logged as a lost copy')
 
   // Deleting the file frees its chunks on every peer.
   await run(`rm ${writer.mountpoint}/data.bin`)

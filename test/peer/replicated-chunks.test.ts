@@ -7,6 +7,7 @@
 //   reading — a slow holder asked first is hedged, and the fast one answers; a bad copy is caught,
 //   counted, and its sender asked last from then on; a chunk this peer has no room to keep is served
 //   from memory;
+//   scrubbing — a copy the metadata lists here but gone from the disk is fetched back;
 //   the disk cache tier — a copy fetched for a read serves the next reads without a fetch, the least
 //   recently read go when the tier is over its bound, a copy the metadata comes to list for this peer
 //   leaves the tier, a full disk gives up cached copies before a put from a peer is refused, and a
@@ -271,6 +272,25 @@ test('reading with no room to keep a copy: served from memory', async (t) => {
   t.is(await setup.local.store.has(id), false, 'not kept on disk')
   t.ok((await setup.chunks.read(id, CHUNK_BYTES - 10, 100)).equals(plaintext.subarray(CHUNK_BYTES - 10)), 'read again (clamped at the end) from memory')
   t.is(setup.network.gets.get(a), 1, 'without asking again')
+})
+
+test('scrubbing: a copy listed here but gone from the disk is fetched back; one not listed is left alone', async (t) => {
+  const [a] = peerIds(1) as [string]
+  const setup = await setUp(t, { [a]: 'stores' })
+  const lost = plant(setup, [a])
+  setup.holders.set(chunkIdToHex(lost.id), [a, SELF]) // listed here too, but not on this disk
+  const outcome = await setup.chunks.scrub(lost.id)
+  t.alike(outcome, { bytes: 0, repaired: true }, 'counted as repaired')
+  t.is(await setup.local.store.has(lost.id), true, 'stored here again')
+  t.ok((await setup.local.store.read(lost.id, 0, 100)).equals(lost.plaintext.subarray(0, 100)), 'with the right bytes')
+  t.ok(setup.logs.some((line) => line.includes('event=chunks.lost_local_copy')), 'and logged')
+  const elsewhere = plant(setup, [a])
+  t.alike(await setup.chunks.scrub(elsewhere.id), { bytes: 0, repaired: false }, 'a chunk listed for others only (collected here meanwhile) is not fetched')
+  t.is(await setup.local.store.has(elsewhere.id), false)
+  const gone = plant(setup, [a])
+  setup.holders.set(chunkIdToHex(gone.id), [a, SELF])
+  setup.network.stored.get(a)!.clear()
+  t.is(await errnoOf(setup.chunks.scrub(gone.id)), Errno.EIO, 'lost everywhere: the scrub fails (logged as scrub.failed by the pass)')
 })
 
 /** Polls `condition` (background evictions) for up to 5 s. */
