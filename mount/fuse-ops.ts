@@ -119,6 +119,10 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       if (Object.keys(rest).length === 0) return
       changes = rest
     } else if (open !== undefined && (changes.mtimeNs !== undefined || changes.atimeNs !== undefined)) {
+      // An mtime set alone (tar and cp -p: futimens with the atime omitted) rides on the commit of the
+      // data written before it: one Raft command instead of two.
+      const mtimeAlone = changes.atimeNs === undefined && Object.keys(changes).length === 1
+      if (mtimeAlone && await open.commitWithMtime(changes.mtimeNs!)) return
       await open.commit()
     }
     await propose({ type: 'setattr', fileId: id, changes, nowNs: nowNs() })

@@ -193,6 +193,36 @@ test('POSIX times: ctime on chmod/chown/link/unlink/rename/write; parent mtime+c
   t.ok(BigInt(keep.mtimeNs) < BigInt(keep.ctimeNs), 'rename changed the ctime but not the mtime of the moved file')
 })
 
+test('an mtime set while written data is still buffered: the data and that mtime both land; a later write moves it again', T, async (t) => {
+  const peer = await startPeer(t)
+  const f = `${peer.mountpoint}/buffered`
+  const script = [
+    'import os, subprocess, sys',
+    `f = ${JSON.stringify(f)}`,
+    'touch = lambda: subprocess.run(["touch", "-m", "-d", "2001-02-03 04:05:06.123456789", f], check=True, env={"TZ": "UTC"})',
+    'fd = os.open(f, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)',
+    'os.write(fd, b"a" * 100000)',
+    'touch()',
+    'open_mtime = os.fstat(fd).st_mtime_ns',
+    'os.close(fd)',
+    'st = os.stat(f)',
+    'fd = os.open(f, os.O_WRONLY | os.O_APPEND)',
+    'os.write(fd, b"b")',
+    'touch()',
+    'os.write(fd, b"c")',
+    'os.close(fd)',
+    'after = os.stat(f)',
+    'print(open_mtime, st.st_mtime_ns, st.st_size, after.st_mtime_ns > st.st_mtime_ns, after.st_size)'
+  ].join('\n')
+  const out = (await shOk(t, `python3 -c ${q(script)}`, 'write, touch -m while buffered, close; append, touch -m, append')).trim().split(' ')
+  t.is(out[0], '981173106123456789', 'fstat of the open file shows the mtime set')
+  t.is(out[1], '981173106123456789', 'it stays after close')
+  t.is(out[2], '100000', 'with every byte written before it')
+  t.is(out[3], 'True', 'a write after setting it moves the mtime again')
+  t.is(out[4], '100002', 'and both appends land')
+  t.is((await shOk(t, `tail -c 2 ${q(f)}`, 'tail')), 'bc', 'in order')
+})
+
 test('link counts of files and directories are right at once; the other name of a hard link is never stale', T, async (t) => {
   const peer = await startPeer(t)
   const m = peer.mountpoint
