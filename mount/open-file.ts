@@ -246,7 +246,8 @@ export class OpenFile {
     const buffer = this.dirty.get(slot) ?? this.sealing.get(slot)?.buffer
     if (buffer !== undefined) {
       const copied = Math.max(0, Math.min(target.length, buffer.length - inChunk))
-      buffer.data.copy(target, 0, inChunk, inChunk + copied)
+      // Past the buffer's end (a hole up to a write further on) is zeros; Buffer.copy would throw there.
+      if (copied > 0) buffer.data.copy(target, 0, inChunk, inChunk + copied)
       target.fill(0, copied)
       return
     }

@@ -53,18 +53,21 @@ export class SessionTable {
     const entries = [...this.results]
     const state = c.state()
     c.uint.preencode(state, entries.length)
-    const results = entries.map(([, result]) => fromStored(result))
-    for (const [i, [id]] of entries.entries()) {
+    // Each result as c.buffer would write it (length, then the bytes), straight from its string.
+    for (const [id, result] of entries) {
       c.string.preencode(state, id)
-      c.buffer.preencode(state, results[i]!)
+      c.uint.preencode(state, result.length)
+      state.end += result.length
     }
-    state.buffer = new Uint8Array(state.end)
+    const buffer = Buffer.alloc(state.end)
+    state.buffer = buffer
     c.uint.encode(state, entries.length)
-    for (const [i, [id]] of entries.entries()) {
+    for (const [id, result] of entries) {
       c.string.encode(state, id)
-      c.buffer.encode(state, results[i]!)
+      c.uint.encode(state, result.length)
+      state.start += buffer.write(result, state.start, 'latin1')
     }
-    return state.buffer
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
   }
 
   static decode (bytes: Uint8Array, capacity: number = SESSIONS_MAX): SessionTable {

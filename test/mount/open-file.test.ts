@@ -1,6 +1,7 @@
 // The write path of one open file, in process: a chunk that fails to seal (a full disk, a lost peer)
 // reports its error once, like Linux, but its bytes stay buffered and the next flush seals them again:
-// what gets committed is always what was written, never the slot's older content or zeros.
+// what gets committed is always what was written, never the slot's older content or zeros. Reads of
+// holes inside buffered chunks are zeros.
 import test from 'brittle'
 import { createHash } from 'node:crypto'
 import type { Command } from '../../metadata/fs/commands.js'
@@ -125,4 +126,16 @@ test('salvage of an overwrite inside the file: a chunk that failed keeps its com
   chunks.failures = 100
   await file.salvage()
   t.alike(await committedBytes(metadata, chunks, file.fileId), old, 'the committed content and size are untouched')
+})
+
+test('a read of a hole inside a buffered chunk, past what its buffer holds, is zeros', async (t) => {
+  const { file } = await fixture()
+  await file.write(Buffer.alloc(4269, 1), 2 * CHUNK_BYTES + 207) // chunk 2 buffered, chunks 0 and 1 holes
+  await file.write(Buffer.alloc(96, 2), 798_002) // chunk 0 buffered up to 798,098 bytes
+  const target = Buffer.alloc(5331, 9)
+  t.is(await file.read(target, 3_660_704), 5331, 'a full read (this threw RangeError, answered EIO)')
+  t.ok(target.equals(Buffer.alloc(5331)), 'of zeros')
+  const across = Buffer.alloc(1000, 9)
+  t.is(await file.read(across, 798_098 - 500), 1000)
+  t.ok(across.subarray(0, 404).equals(Buffer.alloc(404)) && across.subarray(404, 500).equals(Buffer.alloc(96, 2)) && across.subarray(500).equals(Buffer.alloc(500)), 'hole, written bytes, hole')
 })

@@ -2,6 +2,7 @@
 // byte value, a view's bytes only, a copy the caller may change), the oldest go first at capacity, and a
 // snapshot of the table decodes to the same table.
 import test from 'brittle'
+import c from 'compact-encoding'
 import { SessionTable } from '../../../metadata/raft/sessions.js'
 
 const everyByte = Uint8Array.from({ length: 256 }, (_, i) => i)
@@ -34,4 +35,19 @@ test('sessions: the oldest go first at capacity; a snapshot decodes to the same 
   decoded.record('r5', everyByte)
   t.is(decoded.get('r2'), undefined, 'and eviction order with it')
   t.exception(() => SessionTable.decode(table.encode(), 2), /count out of range/, 'a table over capacity is refused')
+})
+
+test('sessions: the snapshot format is a count, then each id as a string and its result as a buffer', (t) => {
+  const results: Array<[string, Uint8Array]> = [['a/1', everyByte], ['b/2', new Uint8Array(0)], ['c/3', Uint8Array.from([0, 0x80, 0xff])]]
+  const state = c.state()
+  c.uint.preencode(state, results.length)
+  for (const [id, result] of results) { c.string.preencode(state, id); c.buffer.preencode(state, result) }
+  state.buffer = new Uint8Array(state.end)
+  c.uint.encode(state, results.length)
+  for (const [id, result] of results) { c.string.encode(state, id); c.buffer.encode(state, result) }
+  const table = new SessionTable(10)
+  for (const [id, result] of results) table.record(id, result)
+  t.alike(Buffer.from(table.encode()), Buffer.from(state.buffer), 'encoded byte for byte as before')
+  const decoded = SessionTable.decode(state.buffer, 10)
+  for (const [id, result] of results) t.alike(decoded.get(id), result, `${id} decoded`)
 })
