@@ -48,8 +48,9 @@ def main() -> int:
         limit = min(WRITE_MAX, max_bytes - at)
         return rng.randint(1, max(1, limit)) if rng.random() < 0.2 else rng.randint(1, max(1, min(limit, 9000)))
 
-    def compare(data: bytes, at: int, how: str) -> str | None:
-        expected = bytes(model[at:at + len(data)])
+    def compare(data: bytes, at: int, asked: int, how: str) -> str | None:
+        # What `asked` bytes at `at` must return: the model's, up to its end (a short read is a failure).
+        expected = bytes(model[at:at + asked])
         if data == expected:
             return None
         first = next(i for i in range(min(len(data), len(expected)) + 1) if i >= min(len(data), len(expected)) or data[i] != expected[i])
@@ -81,7 +82,7 @@ def main() -> int:
             at = offset()
             size = length(at)
             note(f'{step}: pread {at} +{size}')
-            problem = compare(os.pread(fd, size, at), at, 'pread')
+            problem = compare(os.pread(fd, size, at), at, size, 'pread')
             if problem is not None:
                 return fail(f'step {step}: {problem}')
         elif op == 'truncate':
@@ -107,7 +108,7 @@ def main() -> int:
                     mapped.flush()
                     model[at:at + size] = data
                 else:
-                    problem = compare(mapped[at - start:at - start + size], at, 'mmap read')
+                    problem = compare(mapped[at - start:at - start + size], at, size, 'mmap read')
                     if problem is not None:
                         return fail(f'step {step}: {problem}')
         elif op == 'fsync':
@@ -121,12 +122,12 @@ def main() -> int:
         if size != len(model):
             return fail(f'step {step} ({history[-1]}): size {size}, expected {len(model)}')
         if step % 200 == 199:
-            problem = compare(os.pread(fd, max_bytes, 0), 0, 'whole-file read')
+            problem = compare(os.pread(fd, max_bytes, 0), 0, max_bytes, 'whole-file read')
             if problem is not None:
                 return fail(f'step {step}: {problem}')
     os.close(fd)
     with open(path, 'rb') as again:
-        problem = compare(again.read(), 0, 'final read through a new descriptor')
+        problem = compare(again.read(), 0, max_bytes, 'final read through a new descriptor')
     if problem is not None:
         return fail(problem)
     print(f'exerciser: seed {seed}: {ops} operations, final size {len(model)}, ' + ', '.join(f'{op} {n}' for op, n in sorted(counts.items())))
