@@ -215,6 +215,9 @@ export class ReplicaKeeper {
 
   /** Verifies every stored chunk at the configured rate, forever; requested passes go first, unpaced. */
   private async scrubLoop (): Promise<void> {
+    // The first background pass waits as long as repair does for a silent peer: until then other peers
+    // may still be connecting (a lost copy could not be fetched back), and a restart is not a lost disk.
+    await this.sleep(this.settings.downGraceMs)
     while (!this.stopped) {
       const request = this.scrubRequests.shift()
       const progress = request?.progress ?? emptyProgress('scrub')

@@ -268,7 +268,8 @@ export class ReplicatedChunks implements ChunkService {
         if (!this.holdersOf(chunkIdToHex(id)).includes(this.network.id)) return { bytes: 0, repaired: false } // collected meanwhile
         this.logger.warn('chunks.lost_local_copy', { chunk: chunkIdToHex(id).slice(0, 12), action: 'fetching a good copy' })
         await this.fetch(id)
-        return { bytes: 0, repaired: true }
+        // Counted against the scrub rate: a peer whose disk lost everything refetches at that pace.
+        return { bytes: await this.local.store.layout(id).then((layout) => layout.sealedBytes, () => 0), repaired: true }
       }
       if (!(error instanceof ChunkCorruptError)) throw error
       this.logger.warn('chunks.corrupt_local_copy', { chunk: chunkIdToHex(id).slice(0, 12), error: error.message, action: 'fetching a good copy' })

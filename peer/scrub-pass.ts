@@ -8,7 +8,7 @@ import { ChunkMissingError } from './chunks/chunk-store.js'
 import type { PassProgress } from './pass-jobs.js'
 
 export interface ScrubOutcome {
-  /** Sealed bytes verified (0 when the chunk was replaced or is gone). */
+  /** Sealed bytes verified, or fetched for a lost copy (0 when a bad copy was replaced or it is gone). */
   bytes: number
   repaired: boolean
 }
