@@ -213,12 +213,43 @@ export class FuseMount {
   }
 }
 
+const FUSERMOUNT_CHECK_MS = 5_000
+
+/**
+ * Runs fusermount. Seen once in a test run: fusermount had exited (a zombie, the mount gone) but its
+ * exit never reached the event loop, and the daemon waited forever. So every few seconds the mount
+ * table is checked as well: once the mount is gone, the unmount is done.
+ */
+async function fusermount (args: string[], mountpoint: string): Promise<void> {
+  const run = execFileAsync('fusermount', args)
+  let timer: NodeJS.Timeout | undefined
+  const gone = new Promise<void>((resolve) => {
+    const check = (): void => {
+      timer = setTimeout(() => { isMounted(mountpoint).then((mounted) => { if (mounted) check(); else resolve() }, check) }, FUSERMOUNT_CHECK_MS)
+    }
+    check()
+  })
+  try {
+    await Promise.race([run, gone])
+  } finally {
+    clearTimeout(timer)
+    run.catch(() => {}) // settled or abandoned: never an unhandled rejection
+  }
+}
+
+async function isMounted (mountpoint: string): Promise<boolean> {
+  // The table escapes space, tab, newline and backslash as octal.
+  const escaped = mountpoint.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`)
+  const table = await readFile('/proc/self/mounts', 'utf8')
+  return table.split('\n').some((line) => line.split(' ')[1] === escaped)
+}
+
 /** Unmounts any FUSE mount at `mountpoint` (also one left behind by a killed daemon). */
 export async function unmountPath (mountpoint: string): Promise<void> {
   try {
-    await execFileAsync('fusermount', ['-u', mountpoint])
+    await fusermount(['-u', mountpoint], mountpoint)
   } catch {
-    await execFileAsync('fusermount', ['-uz', mountpoint])
+    await fusermount(['-uz', mountpoint], mountpoint)
   }
 }
 
