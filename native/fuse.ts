@@ -10,6 +10,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import nodeGypBuild from 'node-gyp-build'
 import { Errno, FsError } from './errno.js'
+import { escapeMountPath, isSwarmfsMounted } from './mount-table.js'
 
 const require = createRequire(import.meta.url)
 const execFileAsync = promisify(execFile)
@@ -225,7 +226,7 @@ async function fusermount (args: string[], mountpoint: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   const gone = new Promise<void>((resolve) => {
     const check = (): void => {
-      timer = setTimeout(() => { isMounted(mountpoint).then((mounted) => { if (mounted) check(); else resolve() }, check) }, FUSERMOUNT_CHECK_MS)
+      timer = setTimeout(() => { isSwarmfsMounted(mountpoint).then((mounted) => { if (mounted) check(); else resolve() }, check) }, FUSERMOUNT_CHECK_MS)
     }
     check()
   })
@@ -235,13 +236,6 @@ async function fusermount (args: string[], mountpoint: string): Promise<void> {
     clearTimeout(timer)
     run.catch(() => {}) // settled or abandoned: never an unhandled rejection
   }
-}
-
-async function isMounted (mountpoint: string): Promise<boolean> {
-  // The table escapes space, tab, newline and backslash as octal.
-  const escaped = mountpoint.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`)
-  const table = await readFile('/proc/self/mounts', 'utf8')
-  return table.split('\n').some((line) => line.split(' ')[1] === escaped)
 }
 
 /** Unmounts any FUSE mount at `mountpoint` (also one left behind by a killed daemon). */
@@ -257,7 +251,7 @@ export async function unmountPath (mountpoint: string): Promise<void> {
 async function setReadAhead (mountpoint: string, kilobytes: number): Promise<void> {
   try {
     // /proc/self/mountinfo names the mount's device (field 3) without asking the mount itself.
-    const escaped = mountpoint.replace(/[\\ \t\n]/g, (character) => '\\' + character.charCodeAt(0).toString(8).padStart(3, '0'))
+    const escaped = escapeMountPath(mountpoint)
     const line = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((entry) => entry.split(' ')[4] === escaped)
     const device = line?.split(' ')[2]
     if (device !== undefined && /^\d+:\d+$/.test(device)) await writeFile(`/sys/class/bdi/${device}/read_ahead_kb`, String(kilobytes))

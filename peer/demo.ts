@@ -9,7 +9,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { bootstrapAddressOf } from './bootstrap-node.js'
 import type { LogFormat, LogLevel, Logger } from './log.js'
-import { isSwarmfsMounted } from './mount-table.js'
+import { isSwarmfsMounted } from '../native/mount-table.js'
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url))
 const START_WAIT_MS = 60_000

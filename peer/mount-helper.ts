@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process'
 import { open, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { isSwarmfsMounted } from './mount-table.js'
+import { isSwarmfsMounted } from '../native/mount-table.js'
 import { MOUNT_USAGE, MountUsageError, parseMountArguments } from './mount-options.js'
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url))

@@ -2,11 +2,11 @@
 // (helpers/hostile-holder.ts): admitted, up, given copies by writers like any peer, but answering gets
 // with a forged copy (sealed with the cluster's own chunk key, so every block authenticates: only the
 // id check catches it), another chunk's genuine copy, a flipped byte, a truncated copy, random bytes,
-// or silence. For each lie a reader with no copy of the file and no memory of past answers (restarted)
-// reads a file whose chunk it asks the hostile peer for first (files it holds no copy of, picked by the
-// same rendezvous ranking the reader uses): the bytes must be the written ones, the bad copy must be counted against
-// that peer in `status --json` and logged, and the next file it holds must not be asked of it first
-// (it gets no get at all for it). Silence must cost a hedge, not a failed read.
+// or silence. For each lie a reader with no memory of past answers (restarted) reads a file it holds
+// no copy of and whose chunk it asks the hostile peer for first (picked by the same rendezvous ranking
+// the reader uses): the bytes must be the written ones, the bad copy must be counted against that peer
+// in `status --json` and logged, and the next such file must not be asked of it first (it gets no get
+// at all for it). Silence must cost a hedge, not a failed read.
 import test from 'brittle'
 import path from 'node:path'
 import { chunkIdFromHex } from '../../peer/chunks/chunk-id.js'
@@ -54,8 +54,8 @@ async function writeFiles (cluster: Cluster, writer: ClusterPeer, first: number,
 }
 
 /**
- * Restarts `peer` with no memory of how other peers answered. Its chunk store stays: a copy the
- * metadata lists for it and it lacks would be fetched back at once by its scrubber.
+ * Restarts `peer` with no memory of how other peers answered. Its chunk store stays: emptied, its
+ * scrubber would fetch back the copies the metadata lists for it.
  */
 async function restartForgetful (peer: ClusterPeer): Promise<void> {
   if ((await peer.stop()) !== 0) throw new Error(`${peer.name} did not stop cleanly:\n${peer.log}`)
@@ -79,9 +79,8 @@ test('a peer sending wrong chunks is caught by verification, routed around, and 
   const targets: OneChunkFile[] = []
   for (let batch = 0; batch < BATCHES_MAX && targets.length < wanted; batch++) {
     for (const file of await writeFiles(cluster, writer, batch * FILES_PER_BATCH, FILES_PER_BATCH)) {
-      const askedByReader = file.holders.filter((id) => id !== reader.id)
       const readerHoldsNone = !file.holders.includes(reader.id) // so the reader fetches it, and only for the read
-      if (readerHoldsNone && hostile.holds(file.chunk) && rankPeers(chunkIdFromHex(file.chunk), askedByReader)[0] === hostile.id) targets.push(file)
+      if (readerHoldsNone && hostile.holds(file.chunk) && rankPeers(chunkIdFromHex(file.chunk), file.holders)[0] === hostile.id) targets.push(file)
     }
   }
   t.ok(targets.length >= wanted, `${targets.length} files whose chunk the reader asks the hostile peer for first`)
