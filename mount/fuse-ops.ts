@@ -151,9 +151,10 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     cachedVersions.set(cacheKey(id, path), inode.version)
   }
 
-  async function commitFile (file: OpenFile): Promise<void> {
+  /** Commits what `file` has buffered; with `fsync`, makes all of its chunks durable first. */
+  async function commitFile (file: OpenFile, fsync = false): Promise<void> {
     try {
-      await file.commit()
+      await (fsync ? file.sync() : file.commit())
     } catch (error) {
       // The file was removed (by us or a peer) while data was buffered: nothing is left to commit it to.
       if (error instanceof FsError && error.errno === Errno.ENOENT && state().get(file.fileId) === undefined) return
@@ -263,7 +264,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       return appended.written
     },
     async fsync (_path, _dataOnly, fd) {
-      await commitFile(handles.get(fd).file)
+      await commitFile(handles.get(fd).file, true)
       await metadata.sync()
     },
     async fsyncdir () {

@@ -1,7 +1,8 @@
 // The local state of one file that this peer has open, shared by all its handles: chunk buffers being
-// written, chunks sealed and durable but not yet committed, and the size and mtime the writer sees.
+// written, chunks sealed and stored but not yet committed, and the size and mtime the writer sees.
 // Full chunks are sealed while the next ones fill; flush/fsync/release seal the rest and commit the new
-// chunk list with one metadata command (data durable before the metadata that references it).
+// chunk list with one metadata command, once the chunk service says the chunks may be referenced
+// (commitReady); fsync makes every chunk of the file durable on its holders first.
 import { Errno, FsError } from '../native/errno.js'
 import type { ChunkRef, FileId } from '../metadata/fs/inode.js'
 import { CHUNK_BYTES, FILE_BYTES_MAX } from '../metadata/fs/inode.js'
@@ -167,6 +168,19 @@ export class OpenFile {
   }
 
   /**
+   * fsync: seals what is buffered, makes every chunk of the file durable on its holders (those committed
+   * before too: an earlier close only made them readable everywhere), then commits.
+   */
+  async sync (): Promise<void> {
+    await this.mutex.run(async () => {
+      await this.sealAll()
+      const committed = (this.metadata.state.get(this.fileId)?.chunks ?? []).filter((ref): ref is ChunkRef => ref !== null)
+      await this.chunks.sync([...committed, ...this.sealed.values()])
+      await this.commitLocked()
+    })
+  }
+
+  /**
    * Commits what was written with `mtimeNs` as the file's modification time: what a commit followed by
    * setting the mtime leaves, in one metadata command instead of two. False when nothing was left to
    * commit (the caller sets the time itself).
@@ -222,13 +236,17 @@ export class OpenFile {
     this.localMtimeNs = null
   }
 
-  private async commitLocked (mtimeNs?: bigint): Promise<boolean> {
+  private async sealAll (): Promise<void> {
     this.throwPendingError()
     for (const slot of [...this.dirty.keys()]) this.startSeal(slot)
     await Promise.all([...this.sealing.values()].map(async (seal) => await seal.done))
     this.throwPendingError()
+  }
+
+  private async commitLocked (mtimeNs?: bigint): Promise<boolean> {
+    await this.sealAll()
     if (!this.hasUncommittedData) return false
-    await this.chunks.syncDirectories()
+    await this.chunks.commitReady([...this.sealed.values()])
     const updates: ChunkUpdate[] = [...this.sealed].map(([index, ref]) => ({ index, ref }))
     const now = nowNs()
     const result = await this.metadata.propose({

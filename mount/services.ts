@@ -18,8 +18,9 @@ export interface MetadataService {
 
 export interface ChunkService {
   /**
-   * Seals and stores `plaintext` durably (its file synced); resolves with the reference to commit.
-   * The chunk stays pinned (safe from garbage collection) until `unpin`, after its commit or abandonment.
+   * Seals and stores `plaintext` on its holders, readable there at once and durable after `sync`;
+   * resolves with the reference to commit. The chunk stays pinned (safe from garbage collection) until
+   * `unpin`, after its commit or abandonment.
    */
   put (plaintext: Buffer): Promise<ChunkRef>
   unpin (ids: Buffer[]): void
@@ -30,8 +31,14 @@ export interface ChunkService {
   readInto (id: Buffer, offset: number, target: Buffer): Promise<number>
   /** Starts reading [offset, offset + length) into the cache without waiting (sequential read-ahead). */
   prefetch (id: Buffer, offset: number, length: number): void
-  /** Makes the directory entries of chunks put so far durable: call before committing metadata. */
-  syncDirectories (): Promise<void>
+  /** fsync: makes `chunks` durable on every peer that holds them (with whatever else was put there so far). */
+  sync (chunks: readonly ChunkRef[]): Promise<void>
+  /**
+   * Resolves once metadata may reference `chunks` (call before committing it): a crash of one machine
+   * must not leave the file naming bytes nobody has. Alone, that means synced to this disk; with copies
+   * on other peers, stored there is enough, and only a chunk with a single holder is synced first.
+   */
+  commitReady (chunks: readonly ChunkRef[]): Promise<void>
   /** Space of the chunk store's disk, in bytes. */
   capacity (): Promise<{ totalBytes: number, freeBytes: number, availableBytes: number }>
 }

@@ -171,8 +171,10 @@ export class Daemon {
     this.metadata = metadata
     if (this.network !== undefined) this.membership = new MembershipKeeper(metadata, this.network, logger)
     await this.catchUp(metadata)
+    const flushSeconds = Number(process.env.SWARMFS_CHUNK_FLUSH_S) // tests lengthen the background sync's interval
     chunks = await LocalChunks.open({
-      directory: dir.chunkDirectory, encryptionKey: keys.chunkEncryption, idKey: keys.chunkId, cacheBytesMax: this.options.cacheBytesMax, logger
+      directory: dir.chunkDirectory, encryptionKey: keys.chunkEncryption, idKey: keys.chunkId, cacheBytesMax: this.options.cacheBytesMax, logger,
+      ...(Number.isFinite(flushSeconds) && flushSeconds > 0 ? { flushIntervalMs: flushSeconds * 1000 } : {})
     }, () => metadata.state)
     this.chunks = chunks
     // Files this peer held open when it last stopped are closed now; their chunks may be garbage.

@@ -26,6 +26,7 @@ export interface MetricsStatus {
   placement?: { peers: Array<{ id: string, capacityBytes: number | null, weight: number }> } | null
   passes?: Array<{ kind: string, progress: { chunksDone: number, chunksTotal: number } }>
   chunks?: {
+    unsynced?: number
     cache?: { hits?: number, misses?: number, bytes?: number, bytesMax?: number }
     diskCache?: { bytes?: number, bytesMax?: number, chunks?: number, hits?: number, admitted?: number, evicted?: number } | null
     replication?: { replicasWritten?: number, underReplicatedWrites?: number, stored?: number, fetched?: number, fetchFailures?: number, served?: number, readRepairs?: number, writtenElsewhere?: number, hedged?: number, badCopies?: number, refusedNoRoom?: number } | null
@@ -85,6 +86,7 @@ export function renderMetrics (status: MetricsStatus): string {
     metric('swarmfs_pass_progress_ratio', 'gauge', 'Progress of a scrub, repair or rebalance pass an operator started, 0 to 1.',
       status.passes.map((job) => ({ labels: { kind: job.kind }, value: job.progress.chunksTotal === 0 ? 0 : job.progress.chunksDone / job.progress.chunksTotal })))
   }
+  metric('swarmfs_chunks_unsynced', 'gauge', 'Chunk files stored here whose data is not yet synced (fsync or the background flush syncs them).', status.chunks?.unsynced)
   metric('swarmfs_cache_hits_total', 'counter', 'Plaintext chunk cache hits.', cache?.hits)
   metric('swarmfs_cache_misses_total', 'counter', 'Plaintext chunk cache misses.', cache?.misses)
   metric('swarmfs_cache_bytes', 'gauge', 'Bytes held by the plaintext chunk cache.', cache?.bytes)

@@ -28,6 +28,8 @@ import type { ChunkMessage } from './net/wire.js'
 export const REPLICAS_DEFAULT = 3
 // Per request and per hop of a chain: a replica that does not answer in time is skipped for the next.
 const REQUEST_TIMEOUT_MS = 5_000
+const NO_CHUNK = new Uint8Array(CHUNK_ID_BYTES) // the chunk id of a Sync, which names none
+type PutKind = typeof ChunkKind.Put | typeof ChunkKind.PutBuffered
 /** A replica keeps what a writer sent it this long before it may collect it as unreferenced. */
 const UNCOMMITTED_HOLD_MS = 10 * 60_000
 /** Verified chunks fetched while this peer had no room to keep them, served from memory (4 MiB each). */
@@ -144,13 +146,14 @@ export class ReplicatedChunks implements ChunkService {
 
   /**
    * Stores the chunk here and on R − 1 other peers; the ref names every holder, for the commit. The
-   * copies leave as soon as the chunk is sealed, while the local copy is written and synced. When this
-   * peer's disk has no room, the copy it would have kept goes to one more peer instead.
+   * copies leave as soon as the chunk is sealed, while the local copy is written. Every copy is readable
+   * once this resolves and durable once `sync` has run (or within seconds, by each holder's background
+   * flush). When this peer's disk has no room, the copy it would have kept goes to one more peer instead.
    */
   async put (plaintext: Buffer): Promise<ChunkRef> {
     const sealing: { id?: Buffer, sealed?: Uint8Array, remote?: Promise<Placement> } = {}
     const ref = await this.local.put(plaintext, (id, sealed) => {
-      Object.assign(sealing, { id, sealed, remote: this.place(id, sealed, this.replicas - 1, []) })
+      Object.assign(sealing, { id, sealed, remote: this.place(id, sealed, this.replicas - 1, [], ChunkKind.PutBuffered) })
       sealing.remote!.catch(() => {}) // awaited below; this keeps an early failure from being unhandled meanwhile
     }).catch((error: unknown) => {
       if (error instanceof ChunkStoreFullError && sealing.remote !== undefined) return null // placed elsewhere below
@@ -158,7 +161,7 @@ export class ReplicatedChunks implements ChunkService {
     })
     if (ref === null) return await this.putElsewhere(sealing.id!, sealing.sealed!, plaintext.length, sealing.remote!)
     try {
-      const placement = await (sealing.remote ?? this.place(ref.id, await this.local.store.readSealed(ref.id), this.replicas - 1, []))
+      const placement = await (sealing.remote ?? this.place(ref.id, await this.local.store.readSealed(ref.id), this.replicas - 1, [], ChunkKind.PutBuffered))
       return { ...ref, holders: [this.network.id, ...this.accepted(ref.id, placement, 1)] }
     } catch (error) {
       this.local.unpin([ref.id])
@@ -169,7 +172,7 @@ export class ReplicatedChunks implements ChunkService {
   /** This peer's disk has no room: the copy it would have kept goes to one more peer. */
   private async putElsewhere (id: Buffer, sealed: Uint8Array, length: number, first: Promise<Placement>): Promise<ChunkRef> {
     const placed = await first
-    const more = await this.place(id, sealed, this.replicas - placed.stored.length, [...placed.stored, ...placed.refused])
+    const more = await this.place(id, sealed, this.replicas - placed.stored.length, [...placed.stored, ...placed.refused], ChunkKind.PutBuffered)
     const up = [...new Set([...placed.up, ...more.up])]
     const holders = this.accepted(id, { stored: [...placed.stored, ...more.stored], refused: [...placed.refused, ...more.refused], up }, 0)
     this.stats.writtenElsewhere++
@@ -201,9 +204,9 @@ export class ReplicatedChunks implements ChunkService {
    * Places `copies` copies on peers other than this one and `exclude`. Chain replication: the writer
    * sends the chunk once, to the first peer of the write order, which stores it while passing it on to
    * the next (measured: fan-out made the writer send every chunk R − 1 times over its own link). Copies
-   * the chain could not place go directly to the next peers in the order.
+   * the chain could not place go directly to the next peers in the order. `kind`: Put or PutBuffered.
    */
-  private async place (id: Buffer, sealed: Uint8Array, copies: number, exclude: readonly string[]): Promise<Placement> {
+  private async place (id: Buffer, sealed: Uint8Array, copies: number, exclude: readonly string[], kind: PutKind): Promise<Placement> {
     const up = this.network.upPeers().filter((peer) => !exclude.includes(peer))
     const candidates = writeOrder(id, this.network.id, up, (peer) => this.network.roomOf(peer), sealed.length, this.network.placementWeights())
     const wanted = Math.min(copies, candidates.length)
@@ -214,12 +217,12 @@ export class ReplicatedChunks implements ChunkService {
     }
     if (wanted <= 0) return placement
     const targets = candidates.slice(0, wanted)
-    if (this.chain && sealed.length >= CHAIN_BYTES_MIN) add(await this.sendAlong(targets, id, sealed))
-    else for (const result of await Promise.all(targets.map(async (peer) => await this.sendAlong([peer], id, sealed)))) add(result)
+    if (this.chain && sealed.length >= CHAIN_BYTES_MIN) add(await this.sendAlong(targets, id, sealed, kind))
+    else for (const result of await Promise.all(targets.map(async (peer) => await this.sendAlong([peer], id, sealed, kind)))) add(result)
     let next = wanted
     const worker = async (): Promise<void> => {
       while (next < candidates.length && placement.stored.length < wanted) {
-        const result = await this.sendAlong([candidates[next++]!], id, sealed)
+        const result = await this.sendAlong([candidates[next++]!], id, sealed, kind)
         add(result)
         if (result.stored.length > 0) return
       }
@@ -232,11 +235,11 @@ export class ReplicatedChunks implements ChunkService {
    * Puts the chunk on chain[0], which passes it along the rest of the chain; resolves with the peers
    * that stored it. A hop that fails is skipped: the chunk goes to the one after it instead.
    */
-  private async sendAlong (chain: readonly string[], id: Buffer, sealed: Uint8Array): Promise<Copies> {
+  private async sendAlong (chain: readonly string[], id: Buffer, sealed: Uint8Array, kind: PutKind): Promise<Copies> {
     const refused: string[] = []
     for (let i = 0; i < chain.length; i++) {
       const rest = chain.slice(i + 1)
-      const reply = await this.network.requestChunk(chain[i]!, ChunkKind.Put, id, sealed, REQUEST_TIMEOUT_MS * (1 + rest.length), rest).catch(() => null)
+      const reply = await this.network.requestChunk(chain[i]!, kind, id, sealed, REQUEST_TIMEOUT_MS * (1 + rest.length), rest).catch(() => null)
       // A refusal for room covers the rest of the chain only as far as it says: the next hop is tried.
       if (reply?.kind === ChunkKind.Failed && decodeChunkFailure(reply.payload) === ChunkFailure.NoSpace) refused.push(chain[i]!)
       if (reply?.kind !== ChunkKind.Ok) continue
@@ -246,11 +249,14 @@ export class ReplicatedChunks implements ChunkService {
     return { stored: [], refused }
   }
 
-  /** Copies a chunk this peer holds to `peers` (repair, rebalance); resolves with those that stored it. */
+  /**
+   * Copies a chunk this peer holds to `peers` (repair, rebalance); resolves with those that stored it,
+   * durably: a rebalance removes the copy it moved right after.
+   */
   async copyTo (id: Buffer, peers: readonly string[]): Promise<string[]> {
     if (peers.length === 0) return []
     const sealed = await this.local.store.readSealed(id)
-    const results = await Promise.all(peers.map(async (peer) => await this.sendAlong([peer], id, sealed)))
+    const results = await Promise.all(peers.map(async (peer) => await this.sendAlong([peer], id, sealed, ChunkKind.Put)))
     return peers.filter((_, i) => results[i]!.stored.length > 0)
   }
 
@@ -282,8 +288,41 @@ export class ReplicatedChunks implements ChunkService {
     this.local.unpin(ids)
   }
 
-  async syncDirectories (): Promise<void> {
-    await this.local.syncDirectories()
+  /**
+   * Copies on two machines survive either one losing power before its background flush: stored is
+   * enough. A chunk with one holder (the other peers down or full) is synced first.
+   */
+  async commitReady (chunks: readonly ChunkRef[]): Promise<void> {
+    const alone = chunks.filter((ref) => (ref.holders ?? this.holdersOf(chunkIdToHex(ref.id))).length < 2)
+    if (alone.length > 0) await this.sync(alone)
+  }
+
+  /**
+   * Makes `chunks` durable on their holders (as the refs name them, else as the metadata lists them):
+   * this peer's store is synced and every other holder that is up gets a Sync, all at once. Each chunk
+   * needs as many holders to confirm as a write needs copies: two, or one when only one is up. A holder
+   * that does not answer counts as not confirmed, and too few is EIO.
+   */
+  async sync (chunks: readonly ChunkRef[]): Promise<void> {
+    const holdersByChunk = chunks.map((ref) => ref.holders ?? this.holdersOf(chunkIdToHex(ref.id)))
+    const up = new Set([this.network.id, ...this.network.upPeers()])
+    const asked = [...new Set(holdersByChunk.flat())].filter((peer) => peer !== this.network.id && up.has(peer))
+    const [, ...answers] = await Promise.all([
+      this.local.sync(),
+      ...asked.map(async (peer) => {
+        const reply = await this.network.requestChunk(peer, ChunkKind.Sync, NO_CHUNK, EMPTY, REQUEST_TIMEOUT_MS).catch(() => null)
+        return reply?.kind === ChunkKind.Ok
+      })
+    ])
+    const synced = new Set([this.network.id, ...asked.filter((_, i) => answers[i] === true)])
+    holdersByChunk.forEach((holders, i) => {
+      const confirmed = holders.filter((peer) => synced.has(peer)).length
+      const needed = Math.max(1, Math.min(2, holders.filter((peer) => up.has(peer)).length))
+      if (confirmed >= needed) return
+      const id = chunkIdToHex(chunks[i]!.id)
+      this.logger.warn('chunks.sync_failed', { chunk: id.slice(0, 12), confirmed, needed, holders: holders.length })
+      throw new FsError(Errno.EIO, `chunk ${id} is durable on ${confirmed} of its ${holders.length} holders, ${needed} needed`)
+    })
   }
 
   // ---- reading ----
@@ -458,6 +497,10 @@ export class ReplicatedChunks implements ChunkService {
 
   private async serve (peerId: string, message: ChunkMessage): Promise<ChunkReply> {
     if (message.chunkId.length !== CHUNK_ID_BYTES) return { kind: ChunkKind.Failed, payload: EMPTY }
+    if (message.kind === ChunkKind.Sync) {
+      await this.local.sync()
+      return { kind: ChunkKind.Ok, payload: EMPTY }
+    }
     const id = Buffer.from(message.chunkId)
     if (message.kind === ChunkKind.Get) {
       try {
@@ -469,13 +512,14 @@ export class ReplicatedChunks implements ChunkService {
       }
     }
     // A put: store it here while passing it down the chain; answer with everyone who stored it.
+    const kind = message.kind === ChunkKind.Put ? ChunkKind.Put : ChunkKind.PutBuffered
     const chain = (message.chain ?? []).map((key) => Buffer.from(key).toString('hex'))
-    const downstream = this.sendAlong(chain, id, message.payload)
+    const downstream = this.sendAlong(chain, id, message.payload, kind)
     try {
       this.diskCache?.replicated(id)
       this.local.hold(id, UNCOMMITTED_HOLD_MS)
       await this.local.putSealed(id, message.payload)
-      await this.local.store.syncDirectories()
+      if (kind === ChunkKind.Put) await this.local.sync()
       this.stats.stored++
     } catch (error) {
       const noRoom = error instanceof ChunkStoreFullError

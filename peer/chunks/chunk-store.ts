@@ -1,9 +1,13 @@
 // Sealed chunks on the local disk, one file per chunk: <dir>/ab/abcdef… (256 fan-out directories keep
-// each directory small). Writes go to <dir>/tmp/ and are renamed into place after fdatasync, so a reader
-// never sees a half-written file under a chunk's name; a file torn anyway (crash, disk fault) fails its
-// size or authentication checks and is reported as ChunkCorruptError, never returned as data. Writes
-// stop short of filling the disk (disk-room.ts): a write that does not fit, or that the disk refuses
-// anyway, fails with ChunkStoreFullError (ENOSPC) and leaves nothing behind.
+// each directory small). Writes go to <dir>/tmp/ and are renamed into place whole, so a reader never
+// sees a half-written file under a chunk's name. They are made durable by sync() (fdatasync of each
+// file, then fsync of its directory), batched: a caller syncs before it commits metadata that must not
+// outlive the chunk, and a background flush does it within FLUSH_INTERVAL_MS anyway, like a local
+// filesystem's commit interval. Large chunks are fdatasync'd as they are written instead: a stream's
+// flushes then overlap its writes rather than piling up at its commit. A file a crash tore before its
+// sync fails its size or authentication checks and is reported as ChunkCorruptError, never returned as
+// data. Writes stop short of filling the disk (disk-room.ts): a write that does not fit, or that the
+// disk refuses anyway, fails with ChunkStoreFullError (ENOSPC) and leaves nothing behind.
 // Only node:fs/promises: this runs in the process that answers FUSE, where a synchronous call stalls
 // every operation (STACK.md §7).
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
@@ -21,7 +25,9 @@ import {
 
 export const FANOUT_DIRS = 256 // named 00..ff after the id's first byte
 export const SEAL_POOL_BYTES_MIN = 256 * 1024 // below this, sealing or opening on the calling thread beats a worker round trip
-export const DIRECTORY_SYNCS_PARALLEL_MAX = 16 // fsyncs of fan-out dirs in flight at once
+export const SYNCS_PARALLEL_MAX = 16 // fdatasyncs of chunk files, then fsyncs of fan-out dirs, in flight at once
+export const FLUSH_INTERVAL_MS = 5000 // chunks written but not yet synced are synced in the background this often
+export const SYNC_ON_WRITE_BYTES_MIN = 1024 * 1024 // sealed chunks this large are fdatasync'd before their rename
 const TEMP_DIR = 'tmp'
 const CHUNK_FILE_MODE = 0o600
 
@@ -41,6 +47,10 @@ export interface ChunkStoreOptions extends ChunkKeys {
   readonly sealPool?: SealPool
   /** Bytes of the disk chunks never take (see disk-room.ts); undefined: 5 % of it, 16 MiB to 1 GiB. */
   readonly reserveBytes?: number
+  /** How often chunks written but not yet synced are synced in the background (FLUSH_INTERVAL_MS). */
+  readonly flushIntervalMs?: number
+  /** Hears of a background sync that failed (its chunks stay listed for the next one). */
+  readonly onFlushError?: (error: unknown) => void
 }
 
 export interface ChunkStoreStats {
@@ -50,24 +60,31 @@ export interface ChunkStoreStats {
 
 export class ChunkStore {
   private readonly touchedDirectories = new Set<string>() // fan-out dirs with renames not yet fsynced
+  private readonly unsyncedFiles = new Set<string>() // chunk files (hex) written since the last sync, data not yet fdatasync'd
+  private readonly flushTimer: NodeJS.Timeout
   // Puts and deletes of one id run one after another (see exclusive): a delete decided by garbage
   // collection must never remove a file that a put of the same content just found and reused.
   private readonly operations = new Map<string, Promise<unknown>>()
   private readonly handles: ReadHandleCache<ChunkLayout>
-  private directorySync: Promise<void> = Promise.resolve()
+  private lastSync: Promise<void> = Promise.resolve()
   private queuedSync: Promise<void> | null = null // the sync that will start after the running one
   private readonly disk: DiskRoom
 
-  private constructor (readonly dir: string, private readonly keys: ChunkKeys, readHandlesMax: number, private readonly sealPool: SealPool | null, reserveBytes: number | undefined) {
+  private constructor (readonly dir: string, private readonly keys: ChunkKeys, readHandlesMax: number, private readonly sealPool: SealPool | null, reserveBytes: number | undefined, flush: { intervalMs: number, onError: (error: unknown) => void }) {
     this.handles = new ReadHandleCache<ChunkLayout>(readHandlesMax)
     this.disk = new DiskRoom(dir, reserveBytes === undefined ? {} : { reserveBytes })
+    // A failed background sync keeps its files listed, so the next sync (a caller's or this) retries.
+    this.flushTimer = setInterval(() => { if (this.hasUnsynced()) this.sync().catch(flush.onError) }, flush.intervalMs)
+    this.flushTimer.unref()
   }
 
   /** Creates the layout if needed and removes temp files a crash left behind. */
   static async open (dir: string, options: ChunkStoreOptions): Promise<ChunkStore> {
     if (options.encryptionKey.length !== KEY_BYTES || options.idKey.length !== KEY_BYTES) throw new RangeError('chunk keys must be 32 bytes')
     const keys = { encryptionKey: options.encryptionKey, idKey: options.idKey }
-    const store = new ChunkStore(dir, keys, options.readHandlesMax ?? READ_HANDLES_MAX_DEFAULT, options.sealPool ?? null, options.reserveBytes)
+    const store = new ChunkStore(dir, keys, options.readHandlesMax ?? READ_HANDLES_MAX_DEFAULT, options.sealPool ?? null, options.reserveBytes, {
+      intervalMs: options.flushIntervalMs ?? FLUSH_INTERVAL_MS, onError: options.onFlushError ?? (() => {})
+    })
     await mkdir(dir, { recursive: true })
     await rm(join(dir, TEMP_DIR), { recursive: true, force: true })
     await mkdir(join(dir, TEMP_DIR))
@@ -78,8 +95,8 @@ export class ChunkStore {
 
   /**
    * Stores `plaintext` (1..CHUNK_BYTES) and returns its id. A chunk already stored whole is not
-   * rewritten: content addressing dedupes. Durable once syncDirectories() has resolved. With a seal
-   * pool the id is only known after sealing, so a dedupe hit wastes one seal, on a worker.
+   * rewritten: content addressing dedupes. Durable once a sync() called after it has resolved. With a
+   * seal pool the id is only known after sealing, so a dedupe hit wastes one seal, on a worker.
    */
   async put (plaintext: Uint8Array, onStored: (id: ChunkId) => void = () => {}, onSealed: (id: ChunkId, sealed: Buffer) => void = () => {}): Promise<ChunkId> {
     // Small chunks seal faster here than a round trip to the worker costs.
@@ -106,7 +123,8 @@ export class ChunkStore {
   /**
    * Stores a sealed chunk received from a peer (replication, repair). It is fully verified first (every
    * block and the id), so garbage from the wire never lands on disk; it overwrites a local copy, which is
-   * what repair of a corrupt copy needs.
+   * what repair of a corrupt copy needs. Durable once a sync() called after it has resolved, unless
+   * `durable` is false (a copy kept only to serve reads: a crash costs a refetch, never a sync).
    */
   async putSealed (id: ChunkId, sealed: Uint8Array, options: { durable: boolean } = { durable: true }): Promise<void> {
     // A whole chunk is verified on the worker: on this thread it would stall every FUSE request ~7 ms.
@@ -205,25 +223,36 @@ export class ChunkStore {
   }
 
   /**
-   * Makes the directory entries of chunks written so far durable. rename() makes a chunk visible, but
-   * until its fan-out directory is fsynced a crash can lose the name while keeping nothing else: if
-   * metadata referencing the chunk committed in between, the file would point at a chunk no replica has.
-   * So call this before committing metadata that references new chunks. Each touched directory is fsynced
-   * once per batch (not once per chunk): a 2 GiB file of 512 chunks costs ≤ 256 directory fsyncs, at
-   * commit time, in parallel. Calls queue behind one another, so a caller never returns while a
-   * directory it depends on is still being synced by an earlier call.
+   * Makes every chunk written so far durable: the data of each file (fdatasync), then the directory
+   * entries that name them. rename() makes a chunk visible, but until both are synced a crash can lose
+   * or tear it: if metadata referencing the chunk committed in between, the file would point at a chunk
+   * no replica has. So call this before committing metadata that must survive with the chunk. Files
+   * are synced in parallel and each touched directory once per batch: a 2 GiB file of 512 chunks costs
+   * 512 fdatasyncs (most of its data long written back by then) and ≤ 256 directory fsyncs. Calls queue
+   * behind one another, so a caller never returns while a chunk it depends on is still being synced by
+   * an earlier call.
    */
-  async syncDirectories (): Promise<void> {
+  async sync (): Promise<void> {
     // Group commit: everyone who arrives while a sync runs shares the single next one.
     if (this.queuedSync === null) {
-      const next = this.directorySync.catch(() => {}).then(async () => {
+      const next = this.lastSync.catch(() => {}).then(async () => {
         this.queuedSync = null
-        await this.syncTouchedDirectories()
+        await this.syncWritten()
       })
       this.queuedSync = next
-      this.directorySync = next
+      this.lastSync = next
     }
     await this.queuedSync
+  }
+
+  /** Whether chunks were written (or deduped) since the last sync began. */
+  hasUnsynced (): boolean {
+    return this.unsyncedFiles.size > 0 || this.touchedDirectories.size > 0
+  }
+
+  /** Chunk files written since the last sync began whose data is not yet known to be on disk. */
+  unsyncedFileCount (): number {
+    return this.unsyncedFiles.size
   }
 
   /** Counts by listing and stat-ing every chunk file: O(chunks), for status and metrics, not hot paths. */
@@ -249,18 +278,21 @@ export class ChunkStore {
     return await this.disk.capacity()
   }
 
-  /** Closes cached read handles; reads in progress finish first. */
+  /** Syncs what was written, stops the background flush and closes cached read handles. */
   async close (): Promise<void> {
+    clearInterval(this.flushTimer)
+    await this.sync().catch(() => {}) // what is not synced now is at a crash's mercy, as before close
     await this.handles.close()
   }
 
   /** `onSealed` gets the sealed bytes as soon as they exist, before they are written (replication starts then). */
   private async putOnce (plaintext: Uint8Array, id: ChunkId, hex: string, presealed: Buffer | null, onSealed: (id: ChunkId, sealed: Buffer) => void): Promise<ChunkId> {
-    // A file of the right size under this name was renamed into place after fdatasync, so it is whole
-    // unless the disk altered it (the scrubber's job). Its directory may still be unsynced (written by a
-    // previous run that never called syncDirectories), so the dedupe hit still counts as touched.
+    // A file of the right size under this name was renamed into place whole, so it is whole unless a
+    // crash tore it before its sync or the disk altered it (the scrubber's job). It may still be
+    // unsynced (written a moment ago, or by a previous run that never synced), so the hit counts as written.
     const sealedBytes = layoutFor(plaintext.length).sealedBytes
     if (await this.hasWhole(hex, sealedBytes)) {
+      this.unsyncedFiles.add(hex)
       this.touchedDirectories.add(fanoutName(hex))
       if (presealed !== null) onSealed(id, presealed)
       return id
@@ -280,17 +312,19 @@ export class ChunkStore {
   }
 
   /**
-   * temp file → write → fdatasync → rename; the directory fsync is batched in syncDirectories(). Not
-   * durable (no fdatasync) for a copy kept only to serve reads: losing it in a crash costs a refetch.
+   * temp file → write → rename; the file's fdatasync (unless it is large: then before the rename) and
+   * its directory's fsync are batched in sync(). Not durable (never synced) for a copy kept only to
+   * serve reads: losing it in a crash costs a refetch.
    */
   private async writeAtomically (hex: string, sealed: Uint8Array, durable = true): Promise<void> {
     const tempPath = join(this.dir, TEMP_DIR, `${hex}.${randomBytes(8).toString('hex')}`)
+    const syncNow = sealed.length >= SYNC_ON_WRITE_BYTES_MIN
     const release = await this.disk.claim(sealed.length)
     try {
       const file = await open(tempPath, 'wx', CHUNK_FILE_MODE)
       try {
         await file.writeFile(sealed)
-        if (durable) await file.datasync()
+        if (durable && syncNow) await file.datasync()
       } finally {
         await file.close()
       }
@@ -303,6 +337,7 @@ export class ChunkStore {
       release()
     }
     this.handles.evict(hex) // a cached handle would still read the replaced (maybe corrupt) file
+    if (durable && !syncNow) this.unsyncedFiles.add(hex)
     this.touchedDirectories.add(fanoutName(hex))
   }
 
@@ -330,15 +365,19 @@ export class ChunkStore {
     return openBlocks(file.header, range, sealed, id, this.keys.encryptionKey)
   }
 
-  private async syncTouchedDirectories (): Promise<void> {
+  private async syncWritten (): Promise<void> {
+    const files = [...this.unsyncedFiles]
     const names = [...this.touchedDirectories]
+    this.unsyncedFiles.clear()
     this.touchedDirectories.clear()
     try {
-      for (let start = 0; start < names.length; start += DIRECTORY_SYNCS_PARALLEL_MAX) {
-        await Promise.all(names.slice(start, start + DIRECTORY_SYNCS_PARALLEL_MAX).map(async (name) => { await fsyncDirectory(join(this.dir, name)) }))
-      }
+      // Data first: a directory entry made durable must never name a file whose bytes are not.
+      await inBatches(files, async (hex) => { await datasyncFile(this.chunkPath(hex)) })
+      await inBatches(names, async (name) => { await fsyncDirectory(join(this.dir, name)) })
     } catch (error) {
-      for (const name of names) this.touchedDirectories.add(name) // not known durable: the next call retries
+      // Not known durable: the next call retries.
+      for (const hex of files) this.unsyncedFiles.add(hex)
+      for (const name of names) this.touchedDirectories.add(name)
       throw error
     }
   }
@@ -362,6 +401,26 @@ function fanoutName (hex: string): string {
 
 function fanoutNames (): string[] {
   return Array.from({ length: FANOUT_DIRS }, (_, index) => index.toString(16).padStart(2, '0'))
+}
+
+async function inBatches<T> (items: readonly T[], run: (item: T) => Promise<void>): Promise<void> {
+  for (let start = 0; start < items.length; start += SYNCS_PARALLEL_MAX) {
+    await Promise.all(items.slice(start, start + SYNCS_PARALLEL_MAX).map(run))
+  }
+}
+
+/** fdatasync of a chunk file by name; one deleted meanwhile (garbage collection) has nothing to sync. */
+async function datasyncFile (path: string): Promise<void> {
+  const file = await open(path, 'r').catch((error: unknown) => {
+    if (isNotFound(error)) return null
+    throw error
+  })
+  if (file === null) return
+  try {
+    await file.datasync()
+  } finally {
+    await file.close()
+  }
 }
 
 async function fsyncDirectory (path: string): Promise<void> {

@@ -8,7 +8,8 @@ import type { ProtomuxChannel, ProtomuxMessage } from 'protomux'
 import type { SwarmSocket } from 'hyperswarm'
 import type { Message } from '../../metadata/raft/messages.js'
 import { capability, verifyCapability } from './capability.js'
-import { ChunkKind, PROTOCOLS, PROTOCOL_VERSION, WireError, decodeChunkMessage, decodeHealth, decodeRaft, encodeChunkMessage, encodeHealth, encodeRaft, handshakeEncoding } from './wire.js'
+import { ChunkKind, PROTOCOLS, PROTOCOL_VERSION, WireError, decodeChunkMessage, decodeHealth, decodeRaft, encodeChunkMessage, encodeHealth, encodeRaft, handshakeEncoding, isChunkPut, isChunkRequest } from './wire.js'
+import type { ChunkRequestKind } from './wire.js'
 import type { ChunkMessage, Handshake, HealthMessage } from './wire.js'
 
 export const ADMISSION_TIMEOUT_MS = 5_000
@@ -109,8 +110,8 @@ export class PeerConnection {
     if (this.admitted && !this.closed) this.healthMessage.send(encodeHealth(message))
   }
 
-  /** Sends a get or put and resolves with the reply; rejects with PeerUnavailableError on timeout or close. */
-  async requestChunk (kind: typeof ChunkKind.Get | typeof ChunkKind.Put, chunkId: Uint8Array, payload: Uint8Array, timeoutMs: number, chain: Uint8Array[] = []): Promise<ChunkReply> {
+  /** Sends a chunk request and resolves with the reply; rejects with PeerUnavailableError on timeout or close. */
+  async requestChunk (kind: ChunkRequestKind, chunkId: Uint8Array, payload: Uint8Array, timeoutMs: number, chain: Uint8Array[] = []): Promise<ChunkReply> {
     while (this.inFlight >= CHUNK_REQUESTS_IN_FLIGHT_MAX) await new Promise<void>((resolve) => this.waitingForSlot.push(resolve))
     if (this.closed || !this.admitted) throw new PeerUnavailableError(`peer ${this.peerId.slice(0, 12)} is not connected`)
     this.inFlight++
@@ -131,7 +132,7 @@ export class PeerConnection {
         }, timeoutMs)
         this.pending.set(requestId, { resolve, reject, timer })
         const flushed = this.chunkMessage.send(encodeChunkMessage({ kind, requestId, chunkId, payload, chain }))
-        if (kind === ChunkKind.Put) {
+        if (isChunkPut(kind)) {
           if (flushed) freeSlot()
           else this.untilDrained.push(freeSlot)
         }
@@ -143,7 +144,7 @@ export class PeerConnection {
   }
 
   private receiveChunk (message: ChunkMessage): void {
-    if (message.kind === ChunkKind.Get || message.kind === ChunkKind.Put) {
+    if (isChunkRequest(message.kind)) {
       this.events.chunkRequest(this, message).then((reply) => {
         if (!this.closed) this.chunkMessage.send(encodeChunkMessage({ kind: reply.kind, requestId: message.requestId, chunkId: ZERO_ID, payload: reply.payload }))
       }, () => {

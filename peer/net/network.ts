@@ -16,7 +16,7 @@ import type { ChunkReply } from './connection.js'
 import { FailureDetector } from './failure-detector.js'
 import type { PeerState } from './failure-detector.js'
 import { ChunkKind, HealthKind } from './wire.js'
-import type { Beat, ChunkMessage, HealthMessage } from './wire.js'
+import type { Beat, ChunkMessage, ChunkRequestKind, HealthMessage } from './wire.js'
 import type { Logger } from '../log.js'
 import { placementWeights } from '../capacity.js'
 import type { WeightOf } from '../placement.js'
@@ -109,12 +109,12 @@ export class Network implements Transport {
 
   // ---- chunks ----
 
-  /** Serves the gets and puts of chunks that other peers send. */
+  /** Serves the chunk requests (gets, puts, syncs) that other peers send. */
   serveChunks (server: (peerId: string, message: ChunkMessage) => Promise<ChunkReply>): void {
     this.chunkServer = server
   }
 
-  async requestChunk (peerId: string, kind: typeof ChunkKind.Get | typeof ChunkKind.Put, chunkId: Uint8Array, payload: Uint8Array, timeoutMs: number, chain: string[] = []): Promise<ChunkReply> {
+  async requestChunk (peerId: string, kind: ChunkRequestKind, chunkId: Uint8Array, payload: Uint8Array, timeoutMs: number, chain: string[] = []): Promise<ChunkReply> {
     const connection = this.connections.get(peerId)
     if (connection === undefined) throw new PeerUnavailableError(`peer ${short(peerId)} is not connected`)
     this.stats.chunkBytesSent += payload.length

@@ -14,7 +14,7 @@ import type { Message } from '../../metadata/raft/messages.js'
  * 3: a heartbeat's optional fields follow a flags number, and it may carry the sender's capacity level
  * (placement weights, capacity.ts). Version 2 would misread such beats: refused at the handshake too.
  */
-export const PROTOCOL_VERSION = 3
+export const PROTOCOL_VERSION = 4
 export const CAPABILITY_BYTES = 32
 /** Raft frames: an append batch is at most 1 MiB of entries and one entry at most 16 MiB (a huge chunk list). */
 export const RAFT_FRAME_BYTES_MAX = 17 * 1024 * 1024
@@ -146,9 +146,23 @@ export function decodeRaft (bytes: Uint8Array): Message {
   }
 }
 
-/** Chunk transfers: a request (get or put a sealed chunk) and its reply, matched by request id. */
-export const ChunkKind = { Get: 0, Put: 1, Ok: 2, Missing: 3, Failed: 4 } as const
+/**
+ * Chunk transfers: a request and its reply, matched by request id. Requests: Get a sealed chunk; Put
+ * one, durable (synced) on the receiver before it answers; PutBuffered, stored and readable before it
+ * answers, made durable by the receiver's next sync (a Sync request, or its background flush within
+ * seconds); Sync, which makes every chunk put on the receiver so far durable. Replies: Ok, Missing, Failed.
+ */
+export const ChunkKind = { Get: 0, Put: 1, Ok: 2, Missing: 3, Failed: 4, PutBuffered: 5, Sync: 6 } as const
 export type ChunkKind = typeof ChunkKind[keyof typeof ChunkKind]
+export type ChunkRequestKind = typeof ChunkKind.Get | typeof ChunkKind.Put | typeof ChunkKind.PutBuffered | typeof ChunkKind.Sync
+
+export function isChunkRequest (kind: ChunkKind): kind is ChunkRequestKind {
+  return kind === ChunkKind.Get || kind === ChunkKind.Put || kind === ChunkKind.PutBuffered || kind === ChunkKind.Sync
+}
+
+export function isChunkPut (kind: ChunkKind): boolean {
+  return kind === ChunkKind.Put || kind === ChunkKind.PutBuffered
+}
 
 /** Why a request failed, in the payload of a Failed reply (one byte; empty or unknown: unspecified). */
 export const ChunkFailure = { Unspecified: 0, NoSpace: 1 } as const
@@ -204,7 +218,7 @@ const chunkBody: c.Encoder<ChunkMessage> = {
   },
   decode (state) {
     const kind = c.uint.decode(state)
-    if (kind > ChunkKind.Failed) throw new WireError(`unknown chunk message kind ${kind}`)
+    if (kind > ChunkKind.Sync) throw new WireError(`unknown chunk message kind ${kind}`)
     const requestId = safe(c.uint.decode(state))
     const chunkId = c.fixed32.decode(state)
     const payload = c.buffer.decode(state) ?? new Uint8Array(0)

@@ -83,3 +83,19 @@ test('concurrent writers on two mounts, readers on a third: every sha256 matches
   const reads = await Promise.all([c, c, a, b].map(async (peer) => await peer.sh('sha256sum f1 f2 f3 f4 f5 f6')))
   t.ok(reads.every((result) => result.stdout === expected), 'readers on every mount, at once, see the same bytes')
 }))
+
+test('close makes a file readable everywhere; fsync makes its chunks durable on every holder', failuresAsAsserts(async (t) => {
+  // The background sync is pushed far out, so only fsync can have synced what the holders stored.
+  const cluster = await Cluster.start(3, { env: { SWARMFS_CHUNK_FLUSH_S: '3600' } })
+  t.teardown(async () => await cluster.destroy(), { force: true })
+  const [writer, , reader] = cluster.peers as [ClusterPeer, ClusterPeer, ClusterPeer]
+  const unsynced = async (): Promise<number[]> => await Promise.all(cluster.peers.map(async (peer) => (await peer.status())!.chunks.unsynced as number))
+  t.is((await writer.sh('for i in 1 2 3 4 5 6 7 8; do head -c 3000 /dev/urandom > small.$i; done && head -c 600000 /dev/urandom > medium')).code, 0, 'files closed, never fsync\'d')
+  t.is(await sha256('medium', reader.mountpoint), await sha256('medium', writer.mountpoint), 'another peer reads them at once')
+  const before = await unsynced()
+  t.comment(`chunk files not yet synced per peer: ${before.join(' ')}`)
+  t.ok(before.every((count) => count >= 9), 'every holder stored the chunks without syncing them')
+  // fsync through a new handle on the reader, which wrote none of it: every holder is asked.
+  t.is((await reader.sh('python3 -c "import os; [os.fsync(os.open(n, os.O_RDONLY)) for n in [\'small.1\', \'medium\']]"')).code, 0, 'fsync on another peer')
+  t.alike(await unsynced(), [0, 0, 0], 'after fsync nothing any holder stored is left unsynced')
+}))

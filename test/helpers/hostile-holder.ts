@@ -7,7 +7,7 @@
 import { randomBytes } from '../../native/crypto.js'
 import type { ClusterKeys } from '../../peer/cluster-keys.js'
 import { parseHeader, sealChunk } from '../../peer/chunks/sealed-chunk.js'
-import { ChunkKind, HealthKind, decodeChunkMessage, decodeHealth, encodeChunkMessage, encodeHealth } from '../../peer/net/wire.js'
+import { ChunkKind, HealthKind, decodeChunkMessage, decodeHealth, encodeChunkMessage, encodeHealth, isChunkPut } from '../../peer/net/wire.js'
 import type { ChunkMessage } from '../../peer/net/wire.js'
 import { Impostor } from './impostor.js'
 import type { ChannelName, ImpostorConnection } from './impostor.js'
@@ -67,7 +67,7 @@ export class HostileHolder {
       if (beat.kind === HealthKind.Beat) connection.send('health', encodeHealth({ kind: HealthKind.Ack, sequence: beat.sequence, term: 0, commit: 0, applied: 0, room: ADVERTISED_ROOM }))
     } else if (channel === 'chunks') {
       const request = decodeChunkMessage(bytes)
-      const reply = request.kind === ChunkKind.Put ? this.put(request) : request.kind === ChunkKind.Get ? this.get(request) : null
+      const reply = isChunkPut(request.kind) ? this.put(request) : request.kind === ChunkKind.Get ? this.get(request) : request.kind === ChunkKind.Sync ? { kind: ChunkKind.Ok, payload: new Uint8Array(0) } : null
       if (reply !== null) connection.send('chunks', encodeChunkMessage({ requestId: request.requestId, chunkId: ZERO_ID, ...reply }))
     }
   }

@@ -46,7 +46,8 @@ class FlakyChunks implements ChunkService {
   }
 
   prefetch (): void {}
-  async syncDirectories (): Promise<void> {}
+  async sync (): Promise<void> {}
+  async commitReady (): Promise<void> {}
   async capacity (): Promise<{ totalBytes: number, freeBytes: number, availableBytes: number }> {
     return { totalBytes: 0, freeBytes: 0, availableBytes: 0 }
   }

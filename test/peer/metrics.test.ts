@@ -30,6 +30,7 @@ const STATUS: MetricsStatus = {
   metadata: { inodes: 9 },
   placement: { peers: [{ id: 'a'.repeat(64), capacityBytes: 2 ** 40, weight: 2 ** 20 }, { id: 'b'.repeat(64), capacityBytes: null, weight: 2 ** 20 }] },
   chunks: {
+    unsynced: 3,
     cache: { hits: 30, misses: 10, bytes: 4096, bytesMax: 67108864 },
     diskCache: { bytes: 8388608, bytesMax: 1073741824, chunks: 2, hits: 17, admitted: 5, evicted: 3 },
     replication: { replicasWritten: 11, underReplicatedWrites: 1, stored: 12, fetched: 13, fetchFailures: 2, served: 14, readRepairs: 0 },
@@ -81,6 +82,7 @@ test('renderMetrics: well-formed exposition text with the values of the status',
   t.is(samples.get('swarmfs_peers{state="down"}'), 1)
   t.is(samples.get(`swarmfs_peer_up{peer="${'c'.repeat(64)}"}`), 0)
   t.is(samples.get('swarmfs_cache_hits_total'), 30)
+  t.is(samples.get('swarmfs_chunks_unsynced'), 3)
   t.is(samples.get('swarmfs_cache_misses_total'), 10)
   t.is(samples.get(`swarmfs_peer_capacity_bytes{peer="${'a'.repeat(64)}"}`), 2 ** 40)
   t.absent(samples.has(`swarmfs_peer_capacity_bytes{peer="${'b'.repeat(64)}"}`), 'no capacity sample for a peer that advertised none')

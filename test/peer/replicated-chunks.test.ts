@@ -42,7 +42,9 @@ class FakeNetwork {
   readonly stored = new Map<string, Map<string, Uint8Array>>() // peer → chunk → sealed
   readonly gets = new Map<string, number>()
   /** Every put, as it reached a peer: who, and how many peers were still down its chain. */
-  readonly puts: Array<{ peer: string, chainLength: number }> = []
+  readonly puts: Array<{ peer: string, chainLength: number, kind: number }> = []
+  /** Every Sync, by the peer asked. */
+  readonly syncs: string[] = []
   /** The peers up, when not all of them; `looked` runs after each look (a peer coming back meanwhile). */
   up: string[] | null = null
   looked: () => void = () => {}
@@ -74,13 +76,17 @@ class FakeNetwork {
     if (typeof behaviour === 'object') await new Promise((resolve) => setTimeout(resolve, behaviour.slowMs))
     const hex = chunkIdToHex(Buffer.from(id))
     const held = this.stored.get(peer)!
+    if (kind === ChunkKind.Sync) {
+      this.syncs.push(peer)
+      return { kind: ChunkKind.Ok, payload: new Uint8Array(0) }
+    }
     if (kind === ChunkKind.Get) {
       this.gets.set(peer, (this.gets.get(peer) ?? 0) + 1)
       const copy = held.get(hex)
       if (copy === undefined) return { kind: ChunkKind.Missing, payload: new Uint8Array(0) }
       return { kind: ChunkKind.Ok, payload: behaviour === 'lies' ? randomBytes(copy.length) : copy }
     }
-    this.puts.push({ peer, chainLength: chain.length })
+    this.puts.push({ peer, chainLength: chain.length, kind })
     const downstream = chain.length === 0 ? null : await this.requestChunk(chain[0]!, kind, id, payload, 0, chain.slice(1)).catch(() => null)
     const below = downstream?.kind === ChunkKind.Ok ? [Buffer.from(downstream.payload)] : []
     if (behaviour === 'full') {
@@ -219,6 +225,53 @@ test('serving a put with a full disk: refused with the reason, or answered with 
   const chained = await network.server!(a, { kind: ChunkKind.Put, requestId: 2, chunkId: id, payload: sealed, chain: [Buffer.from(a, 'hex')] })
   t.is(chained.kind, ChunkKind.Ok, 'the next peer of the chain stored it: Ok')
   t.alike(Buffer.from(chained.payload), Buffer.from(a, 'hex'), 'naming that peer only')
+})
+
+test('durability: writes are buffered puts; fsync syncs every holder once and needs two of them; serving follows the kind', async (t) => {
+  const [a, b, c] = peerIds(3) as [string, string, string]
+  const { chunks, network, local, holders, keys } = await setUp(t, { [a]: 'stores', [b]: 'stores', [c]: 'stores' })
+  const first = await chunks.put(randomBytes(4096))
+  const second = await chunks.put(randomBytes(CHUNK_BYTES))
+  t.ok(network.puts.every((put) => put.kind === ChunkKind.PutBuffered), 'a write\'s copies are buffered puts')
+  t.ok(local.store.hasUnsynced(), 'and the local copy is left to sync')
+  await chunks.commitReady([first, second])
+  t.is(network.syncs.length, 0, 'copies on three peers may be committed as they are')
+  t.ok(local.store.hasUnsynced())
+
+  await chunks.sync([first, second])
+  t.alike([...network.syncs].sort(), [...new Set([...first.holders!, ...second.holders!])].filter((peer) => peer !== SELF).sort(), 'one Sync per other holder')
+  t.absent(local.store.hasUnsynced(), 'the local store synced')
+
+  const remote = first.holders!.filter((peer) => peer !== SELF)
+  network.behaviour.set(remote[0]!, 'unreachable')
+  await chunks.sync([first])
+  t.pass('one holder not answering: two durable copies are enough')
+  network.behaviour.set(remote[1]!, 'unreachable')
+  t.is(await errnoOf(chunks.sync([first])), Errno.EIO, 'only this peer\'s copy confirmed while another is up: EIO')
+  network.up = [remote[0]!]
+  network.syncs.length = 0
+  t.is(await errnoOf(chunks.sync([{ id: first.id, length: first.length, holders: remote }])), Errno.EIO, 'the one holder up does not answer: EIO')
+  network.behaviour.set(remote[0]!, 'stores')
+  await chunks.sync([{ id: first.id, length: first.length, holders: remote }])
+  t.alike(network.syncs, [remote[0]!], 'a holder known down is not asked; the one up is enough')
+  network.up = null
+
+  holders.set(chunkIdToHex(first.id), [SELF])
+  network.syncs.length = 0
+  await chunks.commitReady([{ id: first.id, length: first.length }])
+  t.absent(local.store.hasUnsynced(), 'a chunk this peer alone holds is synced before its commit')
+
+  const plaintext = randomBytes(5000)
+  const id = chunkIdOf(plaintext, keys.idKey)
+  const sealed = sealChunk(plaintext, id, keys.encryptionKey)
+  t.is((await network.server!(a, { kind: ChunkKind.PutBuffered, requestId: 1, chunkId: id, payload: sealed, chain: [] })).kind, ChunkKind.Ok)
+  t.ok(local.store.hasUnsynced(), 'a buffered put is answered before its sync')
+  t.is((await network.server!(a, { kind: ChunkKind.Sync, requestId: 2, chunkId: new Uint8Array(32), payload: new Uint8Array(0), chain: [] })).kind, ChunkKind.Ok)
+  t.absent(local.store.hasUnsynced(), 'a Sync syncs it')
+  const other = randomBytes(6000)
+  const otherId = chunkIdOf(other, keys.idKey)
+  t.is((await network.server!(a, { kind: ChunkKind.Put, requestId: 3, chunkId: otherId, payload: sealChunk(other, otherId, keys.encryptionKey), chain: [] })).kind, ChunkKind.Ok)
+  t.absent(local.store.hasUnsynced(), 'a Put (repair, rebalance) is synced before it is answered')
 })
 
 /** A chunk stored on `peers` (sealed with the setup's keys) and listed as theirs. */

@@ -59,7 +59,7 @@ export async function runChunkBench (options: ChunkBenchOptions = {}): Promise<C
       await Promise.all(Array.from({ length: PUTS_IN_FLIGHT }, async () => {
         while (next < plaintexts.length) { const index = next++; ids[index] = await store.put(plaintexts[index]!) }
       }))
-      await store.syncDirectories()
+      await store.sync()
     })
     loopDelay.disable()
     const sequentialMs = await timed(async () => {

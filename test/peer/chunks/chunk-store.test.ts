@@ -161,8 +161,9 @@ test('dedupe, has, delete, list and stats', async (t) => {
   await t.exception(store.verify(ids[1]!), ChunkMissingError)
   await t.exception(store.readSealed(ids[1]!), ChunkMissingError)
   t.is((await store.stats()).chunks, 2)
-  await store.syncDirectories()
-  await store.syncDirectories() // nothing touched: a no-op that still resolves
+  await store.sync()
+  t.absent(store.hasUnsynced())
+  await store.sync() // nothing written: a no-op that still resolves
 })
 
 test('putSealed stores verified replicas and refuses damaged ones', async (t) => {
@@ -184,7 +185,7 @@ test('putSealed stores verified replicas and refuses damaged ones', async (t) =>
 test('a chunk written by one store instance is read by the next; stale temp files are swept', async (t) => {
   const { store, dir, keys } = await tempStore(t)
   const id = await store.put(patterned(1000))
-  await store.syncDirectories()
+  await store.sync()
   await writeFile(join(dir, 'tmp', 'leftover.1234'), 'half a chunk')
   await store.close()
   const reopened = await ChunkStore.open(dir, keys)
@@ -256,4 +257,21 @@ test('a put and a garbage-collection delete of the same content never lose the c
   const results = await Promise.all([store.put(plaintext, () => { pinned = true }), store.delete(id, () => !pinned)])
   t.is(results[1], false, 'the delete saw the new user and kept the file')
   t.ok(await store.has(id), 'put then delete: still stored')
+})
+
+test('written chunks are synced by sync(), or by the background flush, even when deleted meanwhile', async (t) => {
+  const { store } = await tempStore(t, { flushIntervalMs: 50 })
+  t.absent(store.hasUnsynced(), 'a new store has nothing to sync')
+  const kept = await store.put(patterned(3000, 1))
+  const deleted = await store.put(patterned(3000, 2))
+  t.ok(store.hasUnsynced(), 'a put leaves its file to be synced')
+  t.ok(await store.delete(deleted))
+  await store.sync()
+  t.absent(store.hasUnsynced(), 'sync() syncs every file written before it, a deleted one skipped')
+  await store.put(patterned(3000, 1))
+  t.ok(store.hasUnsynced(), 'a deduped put counts as written: its file may not be synced yet')
+  const started = Date.now()
+  while (store.hasUnsynced() && Date.now() - started < 5000) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.absent(store.hasUnsynced(), 'the background flush synced it without a caller')
+  sameBytes(t, await store.read(kept, 0, 3000), patterned(3000, 1))
 })

@@ -107,6 +107,8 @@ test('wire: valid frames round-trip', (t) => {
   t.is(decodeChunkFailure(Uint8Array.of(ChunkFailure.NoSpace, 0)), ChunkFailure.Unspecified, 'a longer payload: unspecified')
   const chunk = decodeChunkMessage(encodeChunkMessage(chunkPut))
   t.alike({ ...chunk, chunkId: Buffer.from(chunk.chunkId), payload: Buffer.from(chunk.payload), chain: chunk.chain!.map((key) => Buffer.from(key)) }, chunkPut, 'a chunk put passed along a chain')
+  for (const kind of [ChunkKind.PutBuffered, ChunkKind.Sync]) t.is(decodeChunkMessage(encodeChunkMessage({ ...chunkPut, kind })).kind, kind, `chunk kind ${kind}`)
+  t.exception(() => decodeChunkMessage(encodeChunkMessage({ ...chunkPut, kind: 7 as ChunkKind })), WireError, 'an unknown chunk kind')
   const decoded = decodeHandshake(c.encode(handshakeEncoding, handshake))
   t.is(decoded.version, PROTOCOL_VERSION)
   t.alike(Buffer.from(decoded.capability), Buffer.from(handshake.capability), 'a handshake')
