@@ -13,6 +13,8 @@ import type { Message } from '../../metadata/raft/messages.js'
  * version 1 rejects such beats as malformed, so the versions refuse each other at the handshake instead.
  * 3: a heartbeat's optional fields follow a flags number, and it may carry the sender's capacity level
  * (placement weights, capacity.ts). Version 2 would misread such beats: refused at the handshake too.
+ * 4: chunk requests PutBuffered and Sync (a close no longer waits for holders' disks; fsync syncs them).
+ * Version 3 would close the channel on either: refused at the handshake.
  */
 export const PROTOCOL_VERSION = 4
 export const CAPABILITY_BYTES = 32
