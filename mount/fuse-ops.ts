@@ -63,10 +63,11 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     return result.fileId ?? 0
   }
 
+  /** The inode as this mount sees it: with what its writers changed but have not committed yet. */
   function inodeOf (id: FileId): Inode {
     const inode = state().get(id)
     if (inode === undefined) throw new FsError(Errno.ENOENT)
-    return inode
+    return handles.fileOf(id)?.overlay(inode) ?? inode
   }
 
   // libfuse2 keeps a file that is unlinked while open alive under a hidden name (.fuse_hidden…) and
@@ -110,7 +111,10 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     if (Buffer.byteLength(name) > NAME_BYTES_MAX) throw new FsError(Errno.ENAMETOOLONG)
   }
 
-  /** Attribute changes that touch size or times must land after this peer's uncommitted writes. */
+  /**
+   * Changes to a file being written here ride on the commit of its data when they may (OpenFile.
+   * stageAttributes); those that touch size or times otherwise land after its uncommitted writes.
+   */
   async function setattr (id: FileId, changes: AttributeChanges): Promise<void> {
     const open = handles.fileOf(id)
     if (open !== undefined && changes.size !== undefined) {
@@ -118,12 +122,9 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       await open.truncate(size, rest.mtimeNs !== undefined ? { mtimeNs: rest.mtimeNs } : {})
       if (Object.keys(rest).length === 0) return
       changes = rest
-    } else if (open !== undefined && (changes.mtimeNs !== undefined || changes.atimeNs !== undefined)) {
-      // An mtime set alone (tar and cp -p: futimens with the atime omitted) rides on the commit of the
-      // data written before it: one Raft command instead of two.
-      const mtimeAlone = changes.atimeNs === undefined && Object.keys(changes).length === 1
-      if (mtimeAlone && await open.commitWithMtime(changes.mtimeNs!)) return
-      await open.commit()
+    } else if (open !== undefined) {
+      if (await open.stageAttributes(changes, nowNs())) return
+      if (changes.mtimeNs !== undefined || changes.atimeNs !== undefined) await open.commit()
     }
     await propose({ type: 'setattr', fileId: id, changes, nowNs: nowNs() })
   }

@@ -1,12 +1,13 @@
 // The local state of one file that this peer has open, shared by all its handles: chunk buffers being
-// written, chunks sealed and stored but not yet committed, and the size and mtime the writer sees.
-// Full chunks are sealed while the next ones fill; flush/fsync/release seal the rest and commit the new
-// chunk list with one metadata command, once the chunk service says the chunks may be referenced
-// (commitReady); fsync makes every chunk of the file durable on its holders first.
+// written, chunks sealed and stored but not yet committed, the size and mtime the writer sees, and
+// attribute changes made meanwhile. Full chunks are sealed while the next ones fill; flush/fsync/release
+// seal the rest and commit the new chunk list and the staged attributes with one metadata command, once
+// the chunk service says the chunks may be referenced (commitReady); fsync makes every chunk of the
+// file durable on its holders first.
 import { Errno, FsError } from '../native/errno.js'
-import type { ChunkRef, FileId } from '../metadata/fs/inode.js'
-import { CHUNK_BYTES, FILE_BYTES_MAX } from '../metadata/fs/inode.js'
-import type { ChunkUpdate } from '../metadata/fs/commands.js'
+import type { ChunkRef, FileId, Inode } from '../metadata/fs/inode.js'
+import { CHUNK_BYTES, FILE_BYTES_MAX, setOwnerModeAtime } from '../metadata/fs/inode.js'
+import type { AttributeChanges, ChunkUpdate, StagedAttributes } from '../metadata/fs/commands.js'
 import { Mutex } from './mutex.js'
 import type { ChunkService, MetadataService } from './services.js'
 import { nowNs } from './time.js'
@@ -56,6 +57,10 @@ export class OpenFile {
   /** The size as this peer's writers see it, while it differs from the committed size. */
   private localSize: number | null = null
   private localMtimeNs: bigint | null = null
+  /** When this peer's writers last changed the file (a write, a staged attribute), until committed. */
+  private localCtimeNs: bigint | null = null
+  /** Owner, mode and atime changes to commit with the data (stageAttributes). */
+  private staged: StagedAttributes = {}
   /** A failure of a background seal, reported to the next write, flush or fsync (as Linux does). */
   private error: FsError | null = null
   /** The furthest end of the current sequential streak, its length, and how far read-ahead was issued. */
@@ -74,9 +79,22 @@ export class OpenFile {
     return this.localSize ?? this.metadata.state.get(this.fileId)?.size ?? 0
   }
 
-  /** The mtime of the last uncommitted write, if any. */
+  /** The mtime of the last uncommitted write (or one set since), if any. */
   get pendingMtimeNs (): bigint | null {
     return this.localMtimeNs
+  }
+
+  /** The ctime of the last uncommitted change, if any. */
+  get pendingCtimeNs (): bigint | null {
+    return this.localCtimeNs
+  }
+
+  /** `inode` (the committed one) as this peer sees it: with the owner, mode and atime staged here. */
+  overlay (inode: Inode): Inode {
+    if (Object.keys(this.staged).length === 0) return inode
+    const seen = { ...inode }
+    setOwnerModeAtime(seen, this.staged)
+    return seen
   }
 
   get hasUncommittedData (): boolean {
@@ -117,6 +135,7 @@ export class OpenFile {
       offset += count
     }
     this.localMtimeNs = nowNs()
+    this.localCtimeNs = this.localMtimeNs
     await this.applyBackpressure()
     return source.length
   }
@@ -181,12 +200,24 @@ export class OpenFile {
   }
 
   /**
-   * Commits what was written with `mtimeNs` as the file's modification time: what a commit followed by
-   * setting the mtime leaves, in one metadata command instead of two. False when nothing was left to
-   * commit (the caller sets the time itself).
+   * Takes attribute changes to commit with the data written here: tar and cp -a set the times, owner and
+   * mode of a file before they close it, and each change would otherwise be a metadata command of its
+   * own (four commands per file instead of two). This peer sees the changes at once (overlay); others
+   * see them with the data, at the commit. False when the caller must commit them now: nothing is left
+   * uncommitted to ride on, the size changes, or owner or mode change while the committed file has
+   * bytes, which other peers must not go on reading under the old owner or mode until the close.
    */
-  async commitWithMtime (mtimeNs: bigint): Promise<boolean> {
-    return await this.mutex.run(async () => await this.commitLocked(mtimeNs))
+  async stageAttributes (changes: AttributeChanges, now: bigint): Promise<boolean> {
+    return await this.mutex.run(async () => {
+      if (!this.hasUncommittedData || changes.size !== undefined) return false
+      const access = changes.mode !== undefined || changes.uid !== undefined || changes.gid !== undefined
+      if (access && (this.metadata.state.get(this.fileId)?.size ?? 0) > 0) return false
+      const { mtimeNs, ...rest } = changes
+      if (mtimeNs !== undefined) this.localMtimeNs = mtimeNs // a later write sets it to its own time again
+      this.staged = { ...this.staged, ...rest }
+      this.localCtimeNs = now
+      return true
+    })
   }
 
   /** Sets the size: uncommitted data is committed first, so the truncate applies on top of it. */
@@ -234,6 +265,8 @@ export class OpenFile {
     this.sealed.clear()
     this.localSize = null
     this.localMtimeNs = null
+    this.localCtimeNs = null
+    this.staged = {}
   }
 
   private async sealAll (): Promise<void> {
@@ -243,21 +276,22 @@ export class OpenFile {
     this.throwPendingError()
   }
 
-  private async commitLocked (mtimeNs?: bigint): Promise<boolean> {
+  private async commitLocked (): Promise<void> {
     await this.sealAll()
-    if (!this.hasUncommittedData) return false
+    if (!this.hasUncommittedData) return
     await this.chunks.commitReady([...this.sealed.values()])
     const updates: ChunkUpdate[] = [...this.sealed].map(([index, ref]) => ({ index, ref }))
     const now = nowNs()
     const result = await this.metadata.propose({
-      type: 'commitChunks', fileId: this.fileId, size: this.size, updates, mtimeNs: mtimeNs ?? this.localMtimeNs ?? now, nowNs: now
+      type: 'commitChunks', fileId: this.fileId, size: this.size, updates, mtimeNs: this.localMtimeNs ?? now, attributes: this.staged, nowNs: now
     })
     if (result.errno !== 0) throw new FsError(result.errno)
     this.chunks.unpin(updates.map((update) => update.ref!.id))
     this.sealed.clear()
     this.localSize = null
     this.localMtimeNs = null
-    return true
+    this.localCtimeNs = null
+    this.staged = {}
   }
 
   private async readSlot (slot: number, inChunk: number, target: Buffer): Promise<void> {

@@ -1,4 +1,5 @@
-// Inode attributes → the stat FUSE answers, overlaid with what this peer's writers have not committed.
+// Inode attributes (already overlaid with staged owner and mode, see OpenFile.overlay) → the stat FUSE
+// answers, with the size and times this peer's writers have not committed.
 import type { Stat } from '../native/fuse.js'
 import type { Inode } from '../metadata/fs/inode.js'
 import type { OpenFile } from './open-file.js'
@@ -9,6 +10,7 @@ export const PREFERRED_IO_BYTES = 128 * 1024
 export function statOf (inode: Inode, open: OpenFile | undefined): Stat {
   const size = open?.size ?? inode.size
   const pendingMtimeNs = open?.pendingMtimeNs ?? null
+  const pendingCtimeNs = open?.pendingCtimeNs ?? null
   return {
     mode: inode.mode,
     uid: inode.uid,
@@ -21,7 +23,7 @@ export function statOf (inode: Inode, open: OpenFile | undefined): Stat {
     blocks: Math.ceil(allocatedBytes(inode, open) / 512),
     atimeNs: inode.atimeNs,
     mtimeNs: pendingMtimeNs ?? inode.mtimeNs,
-    ctimeNs: pendingMtimeNs !== null && pendingMtimeNs > inode.ctimeNs ? pendingMtimeNs : inode.ctimeNs
+    ctimeNs: pendingCtimeNs !== null && pendingCtimeNs > inode.ctimeNs ? pendingCtimeNs : inode.ctimeNs
   }
 }
 

@@ -20,7 +20,9 @@ export const LOCATION_UPDATES_MAX = 4096
 // Version 3: a commitChunks ref may name the peers holding its copies; setLocations added. Version 2
 // bytes are a subset of version 3 (a ref's presence byte 0/1 is its flags byte) and still decode; a
 // version 2 decoder refuses version 3 entries instead of misreading a holder list.
-const COMMAND_VERSION = 3
+// Version 4: commitChunks carries attribute changes staged while the file was being written (owner,
+// mode, atime). Older entries decode with none; a version 3 decoder refuses version 4 entries.
+const COMMAND_VERSION = 4
 const COMMAND_VERSION_MIN = 2
 const CHUNK_ID_BYTES = 32
 
@@ -43,8 +45,11 @@ export type Command =
   | { type: 'setattr', fileId: FileId, changes: AttributeChanges } & Timed
   | { type: 'setxattr', fileId: FileId, name: string, value: Buffer, flags: number } & Timed
   | { type: 'removexattr', fileId: FileId, name: string } & Timed
-  /** Replaces chunk slots after their bytes are durable; sets the size the writer saw. */
-  | { type: 'commitChunks', fileId: FileId, size: number, updates: ChunkUpdate[], mtimeNs: bigint } & Timed
+  /**
+   * Replaces chunk slots after their bytes are stored; sets the size and mtime the writer saw, then the
+   * attribute changes made while the file was being written (owner and mode as tar and cp -a restore them).
+   */
+  | { type: 'commitChunks', fileId: FileId, size: number, updates: ChunkUpdate[], mtimeNs: bigint, attributes: StagedAttributes } & Timed
   /** The last handle of an unlinked-while-open file closed: free it. */
   | { type: 'release', fileId: FileId }
   /** Peer `holder` restarted: the files it kept open after unlink are closed now; other peers' stay. */
@@ -65,6 +70,9 @@ export interface AttributeChanges {
   atimeNs?: bigint
   mtimeNs?: bigint
 }
+
+/** What a commitChunks may change besides the chunks, size and mtime it sets itself. */
+export type StagedAttributes = Pick<AttributeChanges, 'mode' | 'uid' | 'gid' | 'atimeNs'>
 
 export interface ChunkUpdate { index: number, ref: ChunkRef | null }
 
@@ -193,9 +201,22 @@ const changesCodec: c.Encoder<AttributeChanges> = {
   }
 }
 
-// One field list per command type, in wire order; a codec per field kind keeps the table declarative.
+/** A commitChunks' attribute changes: those of a setattr, minus the size and mtime it sets itself. */
+const stagedCodec: c.Encoder<StagedAttributes> = {
+  preencode (state, changes) { changesCodec.preencode(state, changes) },
+  encode (state, changes) { changesCodec.encode(state, changes) },
+  decode (state) {
+    const changes = changesCodec.decode(state)
+    if (changes.size !== undefined || changes.mtimeNs !== undefined) throw new DecodeError('size or mtime among staged attributes')
+    return changes
+  }
+}
+
+// One field list per command type, in wire order; a codec per field kind keeps the table declarative. A
+// field added by a later version comes last, with the value that entries of earlier versions stand for.
 type FieldCodec = c.Encoder<any>
-const FIELDS: Record<Command['type'], Array<[string, FieldCodec]>> = {
+type Field = [string, FieldCodec] | [string, FieldCodec, { since: number, absent: () => unknown }]
+const FIELDS: Record<Command['type'], Field[]> = {
   create: [['parent', safeUint], ['name', name], ['mode', safeUint], ['rdev', safeUint], ['uid', safeUint], ['gid', safeUint], ['nowNs', c.bigint]],
   mkdir: [['parent', safeUint], ['name', name], ['mode', safeUint], ['uid', safeUint], ['gid', safeUint], ['nowNs', c.bigint]],
   symlink: [['parent', safeUint], ['name', name], ['target', target], ['uid', safeUint], ['gid', safeUint], ['nowNs', c.bigint]],
@@ -210,7 +231,7 @@ const FIELDS: Record<Command['type'], Array<[string, FieldCodec]>> = {
     preencode (state, update: ChunkUpdate) { safeUint.preencode(state, update.index); committedRef.preencode(state, update.ref) },
     encode (state, update: ChunkUpdate) { safeUint.encode(state, update.index); committedRef.encode(state, update.ref) },
     decode (state) { return { index: safeUint.decode(state), ref: committedRef.decode(state) } }
-  }, CHUNK_UPDATES_MAX)], ['mtimeNs', c.bigint], ['nowNs', c.bigint]],
+  }, CHUNK_UPDATES_MAX)], ['mtimeNs', c.bigint], ['nowNs', c.bigint], ['attributes', stagedCodec, { since: 4, absent: () => ({}) }]],
   release: [['fileId', safeUint]],
   purgeOrphans: [['holder', peerIdCodec]],
   removePeer: [['peerId', peerIdCodec]],
@@ -264,7 +285,7 @@ export const commandCodec: c.Encoder<Command> = {
     const type = TYPES[typeId]
     if (type === undefined || (version === 2 && typeId >= TYPES_V2_COUNT)) throw new DecodeError('unknown command type')
     const command: Record<string, unknown> = { type }
-    for (const [field, codec] of FIELDS[type]) command[field] = codec.decode(state)
+    for (const [field, codec, added] of FIELDS[type]) command[field] = added !== undefined && version < added.since ? added.absent() : codec.decode(state)
     if (version === 2 && type === 'commitChunks' && (command.updates as ChunkUpdate[]).some((update) => update.ref?.holders !== undefined)) {
       throw new DecodeError('holders in a version 2 command')
     }

@@ -65,6 +65,14 @@ export interface Inode {
   parent: FileId
 }
 
+/** Sets the owner, permission bits and atime that `changes` names (a setattr's, or a commit's staged ones). */
+export function setOwnerModeAtime (inode: Inode, changes: { mode?: number, uid?: number, gid?: number, atimeNs?: bigint }): void {
+  if (changes.mode !== undefined) inode.mode = (inode.mode & S_IFMT) | (changes.mode & PERMISSION_BITS)
+  if (changes.uid !== undefined) inode.uid = changes.uid
+  if (changes.gid !== undefined) inode.gid = changes.gid
+  if (changes.atimeNs !== undefined) inode.atimeNs = changes.atimeNs
+}
+
 export function fileType (mode: number): number {
   return mode & S_IFMT
 }

@@ -3,14 +3,14 @@
 // time), so every replica that applies the same log reaches the same state. POSIX rules on names,
 // link counts and times live here; permission checks are the mount's (mount/permissions.ts).
 import { Errno } from '../../native/errno.js'
-import type { AttributeChanges, ChunkUpdate, Command, LocationUpdate } from './commands.js'
+import type { AttributeChanges, ChunkUpdate, Command, LocationUpdate, StagedAttributes } from './commands.js'
 import {
   HOLDERS_MAX, LOCATION_UPDATES_MAX, PEER_ID_BYTES_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, XATTR_CREATE, XATTR_REPLACE
 } from './commands.js'
 import type { ChunkRef, FileId, Inode } from './inode.js'
 import {
-  CAPABILITY_XATTR, CHUNK_BYTES, FILE_BYTES_MAX, NAME_BYTES_MAX, PERMISSION_BITS, ROOT_ID, S_IFDIR, S_IFLNK, S_IFMT,
-  S_ISGID, SYMLINK_BYTES_MAX, XATTR_TOTAL_BYTES_MAX, chunkKey, fileType, isDirectory, isRegular
+  CAPABILITY_XATTR, CHUNK_BYTES, FILE_BYTES_MAX, NAME_BYTES_MAX, PERMISSION_BITS, ROOT_ID, S_IFDIR, S_IFLNK,
+  S_ISGID, SYMLINK_BYTES_MAX, XATTR_TOTAL_BYTES_MAX, chunkKey, fileType, isDirectory, isRegular, setOwnerModeAtime
 } from './inode.js'
 import { ChunkLocations, validPeerId } from './locations.js'
 
@@ -65,7 +65,7 @@ export class FsState {
       case 'setattr': return this.setattr(command.fileId, command.changes, command.nowNs)
       case 'setxattr': return this.setxattr(command.fileId, command.name, command.value, command.flags, command.nowNs)
       case 'removexattr': return this.removexattr(command.fileId, command.name, command.nowNs)
-      case 'commitChunks': return this.commitChunks(command.fileId, command.size, command.updates, command.mtimeNs, command.nowNs)
+      case 'commitChunks': return this.commitChunks(command.fileId, command.size, command.updates, command.mtimeNs, command.attributes, command.nowNs)
       case 'release': return this.release(command.fileId)
       case 'purgeOrphans': return this.purgeOrphans(command.holder)
       case 'removePeer': return this.removePeer(command.peerId)
@@ -270,10 +270,7 @@ export class FsState {
       inode.mtimeNs = nowNs
       inode.version++
     }
-    if (changes.mode !== undefined) inode.mode = (inode.mode & S_IFMT) | (changes.mode & PERMISSION_BITS)
-    if (changes.uid !== undefined) inode.uid = changes.uid
-    if (changes.gid !== undefined) inode.gid = changes.gid
-    if (changes.atimeNs !== undefined) inode.atimeNs = changes.atimeNs
+    setOwnerModeAtime(inode, changes)
     if (changes.mtimeNs !== undefined) inode.mtimeNs = changes.mtimeNs
     inode.ctimeNs = nowNs
     return { errno: 0, fileId }
@@ -302,7 +299,7 @@ export class FsState {
     return { errno: 0, fileId }
   }
 
-  private commitChunks (fileId: FileId, size: number, updates: ChunkUpdate[], mtimeNs: bigint, nowNs: bigint): ApplyResult {
+  private commitChunks (fileId: FileId, size: number, updates: ChunkUpdate[], mtimeNs: bigint, attributes: StagedAttributes, nowNs: bigint): ApplyResult {
     const inode = this.inodes.get(fileId)
     if (inode === undefined) return failed(Errno.ENOENT)
     if (!isRegular(inode)) return failed(Errno.EINVAL)
@@ -322,6 +319,7 @@ export class FsState {
       if (this.chunkReferences.has(key)) this.chunkLocations.add(key, update.ref.holders, this.removedPeers)
     }
     inode.mtimeNs = mtimeNs
+    setOwnerModeAtime(inode, attributes)
     inode.ctimeNs = nowNs
     inode.version++
     return { errno: 0, fileId }

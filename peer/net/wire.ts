@@ -15,8 +15,10 @@ import type { Message } from '../../metadata/raft/messages.js'
  * (placement weights, capacity.ts). Version 2 would misread such beats: refused at the handshake too.
  * 4: chunk requests PutBuffered and Sync (a close no longer waits for holders' disks; fsync syncs them).
  * Version 3 would close the channel on either: refused at the handshake.
+ * 5: the Raft log carries metadata commands of version 4 (a commitChunks with staged attributes), which
+ * a peer of version 4 cannot apply: refused at the handshake.
  */
-export const PROTOCOL_VERSION = 4
+export const PROTOCOL_VERSION = 5
 export const CAPABILITY_BYTES = 32
 /** Raft frames: an append batch is at most 1 MiB of entries and one entry at most 16 MiB (a huge chunk list). */
 export const RAFT_FRAME_BYTES_MAX = 17 * 1024 * 1024

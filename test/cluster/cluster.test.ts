@@ -26,6 +26,11 @@ test('3 peers: formed from an invite, one filesystem, a new leader after kill -9
   await sees(cluster, b, 'test "$(readlink from-c/link)" = made/on/a', "c's symlink")
   t.pass("b's mount shows c's symlink")
   t.is((await b.sh('mkdir from-c')).code !== 0, true, 'a name taken on another peer is EEXIST here')
+  // tar -x sets owner, mode and mtime of a file before closing it: they commit with its data, and show everywhere.
+  t.is((await b.sh(`t=$(mktemp -d) && mkdir $t/s && echo x > $t/s/owned && chown 1234:5678 $t/s/owned && chmod 741 $t/s/owned &&
+    touch -d @1000000000 $t/s/owned && tar -C $t/s -cf $t/a.tar owned && tar -C made -xpf $t/a.tar && rm -r $t`)).code, 0, 'tar -x as root on b')
+  await sees(cluster, c, 'test "$(stat -c %u:%g:%a:%Y:%s made/owned)" = 1234:5678:741:1000000000:2', "b's file with its owner, mode and mtime")
+  t.pass("c's mount shows the file tar made on b, with its owner, mode and mtime")
 
   const leader = await cluster.leader()
   const survivors = cluster.peers.filter((peer) => peer !== leader)

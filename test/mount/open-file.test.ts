@@ -1,7 +1,8 @@
 // The write path of one open file, in process: a chunk that fails to seal (a full disk, a lost peer)
 // reports its error once, like Linux, but its bytes stay buffered and the next flush seals them again:
 // what gets committed is always what was written, never the slot's older content or zeros. Reads of
-// holes inside buffered chunks are zeros.
+// holes inside buffered chunks are zeros. Owner, mode and times set while a file is being written ride on
+// the commit of its data, unless other peers could read committed bytes under the old owner or mode.
 import test from 'brittle'
 import { createHash } from 'node:crypto'
 import type { Command } from '../../metadata/fs/commands.js'
@@ -17,7 +18,12 @@ const NOW = 1_700_000_000_000_000_000n
 
 class MemoryMetadata implements MetadataService {
   readonly state = new FsState(NOW)
-  async propose (command: Command): Promise<ReturnType<FsState['apply']>> { return this.state.apply(command) }
+  readonly proposed: Command[] = []
+  async propose (command: Command): Promise<ReturnType<FsState['apply']>> {
+    this.proposed.push(command)
+    return this.state.apply(command)
+  }
+
   async sync (): Promise<void> {}
   async refresh (): Promise<void> {}
 }
@@ -139,4 +145,52 @@ test('a read of a hole inside a buffered chunk, past what its buffer holds, is z
   const across = Buffer.alloc(1000, 9)
   t.is(await file.read(across, 798_098 - 500), 1000)
   t.ok(across.subarray(0, 404).equals(Buffer.alloc(404)) && across.subarray(404, 500).equals(Buffer.alloc(96, 2)) && across.subarray(500).equals(Buffer.alloc(500)), 'hole, written bytes, hole')
+})
+
+test('owner, mode and times set on a new file being written ride on its commit: one command, seen here at once', async (t) => {
+  const { metadata, file } = await fixture()
+  const committed = metadata.state.get(file.fileId)!
+  t.is(await file.stageAttributes({ mode: 0o755 }, NOW + 1n), false, 'nothing uncommitted to ride on: the caller commits')
+  await file.write(Buffer.from('hello'), 0)
+  const past = 946_684_799_500_000_000n
+  t.ok(await file.stageAttributes({ mtimeNs: past }, NOW + 2n), 'an mtime (futimens after the writes)')
+  t.ok(await file.stageAttributes({ uid: 1234, gid: 5678 }, NOW + 3n), 'the owner')
+  t.ok(await file.stageAttributes({ mode: 0o4755 }, NOW + 4n), 'the mode')
+  const seen = file.overlay(committed)
+  t.alike([seen.mode & 0o7777, seen.uid, seen.gid, file.pendingMtimeNs, file.pendingCtimeNs], [0o4755, 1234, 5678, past, NOW + 4n], 'this peer sees them')
+  t.alike([committed.mode & 0o7777, committed.uid, committed.gid], [0o644, 0, 0], 'the committed inode does not, yet')
+  const before = metadata.proposed.length
+  await file.commit()
+  t.is(metadata.proposed.length - before, 1, 'one command commits data and attributes')
+  const inode = metadata.state.get(file.fileId)!
+  t.alike([inode.mode & 0o7777, inode.uid, inode.gid, inode.mtimeNs, inode.size], [0o4755, 1234, 5678, past, 5], 'all of it committed')
+  t.is(file.overlay(inode), inode, 'nothing is staged any more')
+})
+
+test('a write after a staged mtime sets its own time; discard drops what was staged', async (t) => {
+  const { metadata, file } = await fixture()
+  await file.write(Buffer.from('a'), 0)
+  t.ok(await file.stageAttributes({ mtimeNs: 5n, atimeNs: 6n }, NOW + 1n))
+  await file.write(Buffer.from('b'), 1)
+  t.ok(file.pendingMtimeNs! > 5n, 'the later write moved the mtime on')
+  t.is(file.overlay(metadata.state.get(file.fileId)!).atimeNs, 6n, 'the atime stays staged')
+  t.ok(await file.stageAttributes({ mode: 0o600 }, NOW + 2n))
+  file.discard()
+  t.is(file.overlay(metadata.state.get(file.fileId)!).mode & 0o7777, 0o644, 'discarded with the data')
+  t.is(file.pendingCtimeNs, null)
+})
+
+test('owner and mode of a file with committed bytes are not staged: other peers must not read them under the old ones', async (t) => {
+  const { metadata, file } = await fixture()
+  await file.write(Buffer.from('secret'), 0)
+  await file.commit()
+  await file.write(Buffer.from('more'), 6)
+  t.is(await file.stageAttributes({ mode: 0o600 }, NOW + 1n), false, 'a mode change is committed at once')
+  t.is(await file.stageAttributes({ uid: 7 }, NOW + 1n), false, 'an owner change too')
+  t.is(await file.stageAttributes({ size: 1 }, NOW + 1n), false, 'a size change is never staged')
+  t.ok(await file.stageAttributes({ mtimeNs: 9n }, NOW + 1n), 'times are')
+  const before = metadata.proposed.length
+  await file.commit()
+  t.is(metadata.proposed.length - before, 1)
+  t.is(metadata.state.get(file.fileId)!.mtimeNs, 9n, 'the staged mtime is committed with the data')
 })

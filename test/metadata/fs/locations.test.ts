@@ -31,7 +31,7 @@ function create (fs: FsState, name: string): number {
 
 function commit (fs: FsState, fileId: number, refs: ChunkRef[]): number {
   const updates: ChunkUpdate[] = refs.map((chunk, index) => ({ index, ref: chunk }))
-  return fs.apply({ type: 'commitChunks', fileId, size: refs.length * CHUNK_BYTES, updates, mtimeNs: t0, nowNs: t0 }).errno
+  return fs.apply({ type: 'commitChunks', fileId, size: refs.length * CHUNK_BYTES, updates, mtimeNs: t0, nowNs: t0, attributes: {} }).errno
 }
 
 function setLocations (fs: FsState, updates: LocationUpdate[]): number {
@@ -108,11 +108,11 @@ test('a chunk dropped and re-referenced in one commit keeps the holders the comm
   t.is(commit(fs, f, [ref(1, [PEER_A]), ref(2, [PEER_B])]), 0)
   // Slot 0 moves from chunk 1 to chunk 2 (freeing 1 for a moment), slot 1 takes chunk 1 back.
   const updates: ChunkUpdate[] = [{ index: 0, ref: ref(2) }, { index: 1, ref: ref(1, [PEER_C]) }]
-  t.is(fs.apply({ type: 'commitChunks', fileId: f, size: 2 * CHUNK_BYTES, updates, mtimeNs: t0, nowNs: t0 }).errno, 0)
+  t.is(fs.apply({ type: 'commitChunks', fileId: f, size: 2 * CHUNK_BYTES, updates, mtimeNs: t0, nowNs: t0, attributes: {} }).errno, 0)
   t.alike(fs.holdersOf(key(1)), [PEER_C], 'holders named in the commit are applied after the slots moved')
   t.alike(fs.holdersOf(key(2)), [PEER_B])
   const past = [{ index: 5, ref: ref(7, [PEER_A]) }]
-  t.is(fs.apply({ type: 'commitChunks', fileId: f, size: 2 * CHUNK_BYTES, updates: past, mtimeNs: t0, nowNs: t0 }).errno, 0)
+  t.is(fs.apply({ type: 'commitChunks', fileId: f, size: 2 * CHUNK_BYTES, updates: past, mtimeNs: t0, nowNs: t0, attributes: {} }).errno, 0)
   t.alike(fs.holdersOf(key(7)), [], 'a slot past the size is skipped, and so are its holders')
   fs.checkInvariants()
 })
@@ -152,7 +152,7 @@ test('the peer table is bounded by PEER_TABLE_MAX; a peer past it is not recorde
   t.ok(chunks <= LOCATION_UPDATES_MAX, 'one command can fill the table')
   const f = create(fs, 'f')
   const updates: ChunkUpdate[] = Array.from({ length: chunks }, (_, index) => ({ index, ref: { id: chunkId(index), length: CHUNK_BYTES } }))
-  t.is(fs.apply({ type: 'commitChunks', fileId: f, size: chunks * CHUNK_BYTES, updates, mtimeNs: t0, nowNs: t0 }).errno, 0)
+  t.is(fs.apply({ type: 'commitChunks', fileId: f, size: chunks * CHUNK_BYTES, updates, mtimeNs: t0, nowNs: t0, attributes: {} }).errno, 0)
   const peer = (i: number): string => i.toString(16).padStart(64, '0')
   const fill = Array.from({ length: chunks }, (_, c) => ({ chunk: chunkId(c), add: Array.from({ length: HOLDERS_MAX }, (_, h) => peer(c * HOLDERS_MAX + h)), remove: [] }))
   t.is(setLocations(fs, fill), 0)
@@ -175,13 +175,13 @@ function chunkId (index: number): Buffer {
 
 test('codec and snapshot round trips carry holders and locations exactly', (t) => {
   const commands: Command[] = [
-    { type: 'commitChunks', fileId: 2, size: 3 * CHUNK_BYTES, updates: [{ index: 0, ref: ref(1, [PEER_A, PEER_B]) }, { index: 1, ref: null }, { index: 2, ref: ref(2) }], mtimeNs: t0, nowNs: t0 },
+    { type: 'commitChunks', fileId: 2, size: 3 * CHUNK_BYTES, updates: [{ index: 0, ref: ref(1, [PEER_A, PEER_B]) }, { index: 1, ref: null }, { index: 2, ref: ref(2) }], mtimeNs: t0, nowNs: t0, attributes: {} },
     { type: 'setLocations', updates: [{ chunk: Buffer.alloc(32, 1), add: [PEER_A], remove: [PEER_B, PEER_C] }, { chunk: Buffer.alloc(32, 2), add: [], remove: [] }] },
     { type: 'setLocations', updates: [] }
   ]
   for (const command of commands) t.alike(decodeCommand(encodeCommand(command)), command, `${command.type} round-trips`)
-  const empty = decodeCommand(encodeCommand({ type: 'commitChunks', fileId: 2, size: 1, updates: [{ index: 0, ref: ref(1, [], 1) }], mtimeNs: t0, nowNs: t0 }))
-  t.alike(empty, { type: 'commitChunks', fileId: 2, size: 1, updates: [{ index: 0, ref: ref(1, undefined, 1) }], mtimeNs: t0, nowNs: t0 }, 'an empty holder list is encoded as none')
+  const empty = decodeCommand(encodeCommand({ type: 'commitChunks', fileId: 2, size: 1, updates: [{ index: 0, ref: ref(1, [], 1) }], mtimeNs: t0, nowNs: t0, attributes: {} }))
+  t.alike(empty, { type: 'commitChunks', fileId: 2, size: 1, updates: [{ index: 0, ref: ref(1, undefined, 1) }], mtimeNs: t0, nowNs: t0, attributes: {} }, 'an empty holder list is encoded as none')
 
   const fs = locatedState()
   fs.apply({ type: 'removePeer', peerId: PEER_B })
@@ -198,17 +198,18 @@ test('codec and snapshot round trips carry holders and locations exactly', (t) =
 })
 
 test('version 2 commands and snapshots still decode; version 3 content is refused under version 2', (t) => {
-  const plain = encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, undefined, 5) }, { index: 1, ref: null }], mtimeNs: t0, nowNs: t0 })
+  // Version 4 appended one byte to commitChunks (no staged attributes): without it, the bytes of version 2.
+  const plain = encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, undefined, 5) }, { index: 1, ref: null }], mtimeNs: t0, nowNs: t0, attributes: {} }).subarray(0, -1)
   plain[0] = 2
-  t.alike(decodeCommand(plain), { type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, undefined, 5) }, { index: 1, ref: null }], mtimeNs: t0, nowNs: t0 }, 'a version 2 commitChunks')
-  const withHolders = encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, [PEER_A], 5) }], mtimeNs: t0, nowNs: t0 })
+  t.alike(decodeCommand(plain), { type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, undefined, 5) }, { index: 1, ref: null }], mtimeNs: t0, nowNs: t0, attributes: {} }, 'a version 2 commitChunks')
+  const withHolders = encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, [PEER_A], 5) }], mtimeNs: t0, nowNs: t0, attributes: {} }).subarray(0, -1)
   withHolders[0] = 2
   t.exception(() => decodeCommand(withHolders), DecodeError, 'holders under version 2')
   const locations = encodeCommand({ type: 'setLocations', updates: [] })
   locations[0] = 2
   t.exception(() => decodeCommand(locations), DecodeError, 'setLocations under version 2')
-  locations[0] = 4
-  t.exception(() => decodeCommand(locations), DecodeError, 'a version 4 command')
+  locations[0] = 5
+  t.exception(() => decodeCommand(locations), DecodeError, 'a version 5 command')
 
   const fs = new FsState(t0)
   commit(fs, create(fs, 'f'), [ref(1)])
@@ -223,9 +224,9 @@ test('version 2 commands and snapshots still decode; version 3 content is refuse
 test('hostile and corrupt bytes for holders, setLocations and locations raise DecodeError only', (t) => {
   const long = 'x'.repeat(PEER_ID_BYTES_MAX + 1)
   const badCommands: Array<[string, Command]> = [
-    ['a holder over the bound', { type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, [long], 5) }], mtimeNs: t0, nowNs: t0 }],
-    ["a '' holder", { type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, [''], 5) }], mtimeNs: t0, nowNs: t0 }],
-    ['too many holders', { type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, Array(HOLDERS_MAX + 1).fill(PEER_A), 5) }], mtimeNs: t0, nowNs: t0 }],
+    ['a holder over the bound', { type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, [long], 5) }], mtimeNs: t0, nowNs: t0, attributes: {} }],
+    ["a '' holder", { type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, [''], 5) }], mtimeNs: t0, nowNs: t0, attributes: {} }],
+    ['too many holders', { type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, Array(HOLDERS_MAX + 1).fill(PEER_A), 5) }], mtimeNs: t0, nowNs: t0, attributes: {} }],
     ['too many ids to add', { type: 'setLocations', updates: [{ chunk: Buffer.alloc(32), add: Array(HOLDERS_MAX + 1).fill(PEER_A), remove: [] }] }],
     ['too many ids to remove', { type: 'setLocations', updates: [{ chunk: Buffer.alloc(32), add: [], remove: Array(HOLDERS_MAX + 1).fill(PEER_A) }] }],
     ["a '' id to remove", { type: 'setLocations', updates: [{ chunk: Buffer.alloc(32), add: [], remove: [''] }] }],
@@ -233,12 +234,20 @@ test('hostile and corrupt bytes for holders, setLocations and locations raise De
     ['too many updates', { type: 'setLocations', updates: Array.from({ length: LOCATION_UPDATES_MAX + 1 }, () => ({ chunk: Buffer.alloc(32), add: [], remove: [] })) }]
   ]
   for (const [what, command] of badCommands) t.exception(() => decodeCommand(encodeCommand(command)), DecodeError, `${command.type} with ${what}`)
-  const flags = encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, undefined, 5) }], mtimeNs: t0, nowNs: t0 })
+  const flags = encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, undefined, 5) }], mtimeNs: t0, nowNs: t0, attributes: {} })
   const flagsAt = 6 // version, type, fileId, size, update count, slot index
   t.is(flags[flagsAt], 1, 'the ref flags byte')
   for (const value of [2, 4, 255]) {
     flags[flagsAt] = value
     t.exception(() => decodeCommand(flags), DecodeError, `ref flags ${value}`)
+  }
+  const staged = encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [], mtimeNs: t0, nowNs: t0, attributes: { mode: 0o755, uid: 3 } })
+  t.alike(decodeCommand(staged), { type: 'commitChunks', fileId: 2, size: 5, updates: [], mtimeNs: t0, nowNs: t0, attributes: { mode: 0o755, uid: 3 } }, 'staged attributes round-trip')
+  const none = encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [], mtimeNs: t0, nowNs: t0, attributes: {} })
+  t.is(none[none.length - 1], 0, 'no staged attributes: one flags byte of 0 at the end')
+  for (const [flags, what] of [[8, 'a size'], [32, 'an mtime']] as const) {
+    const hostile = Buffer.concat([none.subarray(0, -1), Buffer.from([flags, 1])])
+    t.exception(() => decodeCommand(hostile), DecodeError, `${what} among staged attributes`)
   }
   const emptyFlagged = Buffer.concat([flags.subarray(0, flagsAt), Buffer.from([3]), flags.subarray(flagsAt + 1, flagsAt + 34), Buffer.from([0]), flags.subarray(flagsAt + 34)])
   t.exception(() => decodeCommand(emptyFlagged), DecodeError, 'holders flagged but none listed')

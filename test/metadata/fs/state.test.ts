@@ -98,7 +98,7 @@ test('commitChunks, truncate and reference counts free exactly the unreferenced 
   const f = fs.apply(fileCommand(ROOT_ID, 'f')).fileId!
   const g = fs.apply(fileCommand(ROOT_ID, 'g')).fileId!
   const commit = (fileId: number, size: number, updates: Array<{ index: number, ref: { id: Buffer, length: number } | null }>): number =>
-    fs.apply({ type: 'commitChunks', fileId, size, updates, mtimeNs: t0, nowNs: t0 }).errno
+    fs.apply({ type: 'commitChunks', fileId, size, updates, mtimeNs: t0, nowNs: t0, attributes: {} }).errno
   t.is(commit(f, 2 * CHUNK_BYTES + 10, [{ index: 0, ref: ref(1) }, { index: 1, ref: ref(2) }, { index: 2, ref: ref(3, 10) }]), 0)
   t.is(commit(g, CHUNK_BYTES, [{ index: 0, ref: ref(1) }]), 0, 'g shares chunk 1')
   t.alike(fs.takeFreedChunks(), [])
@@ -178,7 +178,9 @@ function randomCommand (fs: FsState, next: () => number, step: number): Command 
         const chunk = ref(Math.floor(next() * 8))
         return { index, ref: next() < 0.6 ? { ...chunk, holders: randomHolders(next, HOLDERS_MAX) } : chunk }
       })
-      return { type: 'commitChunks', fileId: pick(ids), size, updates, mtimeNs: nowNs, nowNs }
+      // Attributes staged while the file was written (owner, mode, atime), in any combination.
+      const attributes = { ...(next() < 0.3 ? { mode: Math.floor(next() * 0o10000) } : {}), ...(next() < 0.2 ? { uid: pick([0, 1000, 65534]), gid: pick([0, 1000]) } : {}), ...(next() < 0.2 ? { atimeNs: nowNs - 5n } : {}) }
+      return { type: 'commitChunks', fileId: pick(ids), size, updates, mtimeNs: nowNs, nowNs, attributes }
     }
     // Chunks 0..7 are the ones commits reference; 8 is never referenced (a chunk freed meanwhile).
     case 11: return {
@@ -247,11 +249,11 @@ test('random command sequences keep every invariant, round-trip, and snapshot ex
 
 test('decoders reject hostile bytes with DecodeError only', (t) => {
   const next = random(Number(process.env.SEED ?? 7))
-  const valid = [encodeCommand(fileCommand(ROOT_ID, 'x')), encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, 5) }], mtimeNs: t0, nowNs: t0 }),
+  const valid = [encodeCommand(fileCommand(ROOT_ID, 'x')), encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: ref(1, 5) }], mtimeNs: t0, nowNs: t0, attributes: {} }),
     encodeCommand({ type: 'unlink', parent: ROOT_ID, name: 'x', holder: PEER_A, nowNs: t0 }),
     encodeCommand({ type: 'rename', parent: ROOT_ID, name: 'x', newParent: ROOT_ID, newName: 'y', flags: 0, holder: PEER_B, nowNs: t0 }),
     encodeCommand({ type: 'purgeOrphans', holder: PEER_A }), encodeCommand({ type: 'removePeer', peerId: PEER_B }),
-    encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: { ...ref(1, 5), holders: [PEER_A, PEER_B] } }], mtimeNs: t0, nowNs: t0 }),
+    encodeCommand({ type: 'commitChunks', fileId: 2, size: 5, updates: [{ index: 0, ref: { ...ref(1, 5), holders: [PEER_A, PEER_B] } }], mtimeNs: t0, nowNs: t0, attributes: {} }),
     encodeCommand({ type: 'setLocations', updates: [{ chunk: Buffer.alloc(32, 1), add: [PEER_A], remove: [PEER_B] }, { chunk: Buffer.alloc(32, 2), add: [], remove: [PEER_A] }] })]
   const fs = new FsState()
   fs.apply(fileCommand(ROOT_ID, 'x'))
@@ -278,7 +280,7 @@ function stateWithOrphansAndRemovedPeers (): FsState {
   const fs = new FsState(t0)
   const ids = ['a1', 'a2', 'b1', 'kept'].map((name, index) => {
     const id = fs.apply(fileCommand(ROOT_ID, name)).fileId!
-    fs.apply({ type: 'commitChunks', fileId: id, size: 10, updates: [{ index: 0, ref: ref(index + 1, 10) }], mtimeNs: t0, nowNs: t0 })
+    fs.apply({ type: 'commitChunks', fileId: id, size: 10, updates: [{ index: 0, ref: ref(index + 1, 10) }], mtimeNs: t0, nowNs: t0, attributes: {} })
     return id
   })
   fs.apply({ type: 'unlink', parent: ROOT_ID, name: 'a1', holder: PEER_A, nowNs: t0 })
