@@ -29,8 +29,10 @@ export interface KeeperSettings {
   downGraceMs: number
   /** Chunk copies made per round at most (throttle for repair and rebalance traffic). */
   copiesPerRoundMax: number
-  /** Scrubbing rate, in sealed bytes verified per second. */
+  /** Scrubbing rate, in sealed bytes verified per second at most. */
   scrubBytesPerSecond: number
+  /** A background scrub pass is spread over this long (passes follow each other). */
+  scrubPeriodMs: number
 }
 
 export interface KeeperStats {
@@ -235,6 +237,7 @@ export class ReplicaKeeper {
       const completed = await scrubPass(ids, {
         scrubOne: async (id) => await this.chunks.scrub(id),
         bytesPerSecond: request === undefined ? this.settings.scrubBytesPerSecond : null,
+        periodMs: request === undefined ? this.settings.scrubPeriodMs : null,
         progress,
         interrupted: () => {
           account()

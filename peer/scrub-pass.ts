@@ -1,7 +1,8 @@
 // One scrubbing pass over the chunks this peer stores: each is verified in full (every block opens, the
 // plaintext hashes to its id) and a bad copy is replaced when another peer has a good one. The
-// background scrubber paces a pass to a byte rate so it never crowds out file traffic; a pass an
-// operator asks for (`swarmfs scrub`) runs unpaced. Progress is counted in the caller's object.
+// background scrubber spreads a pass over a period (a day by default), as HDFS's block scanner does,
+// and never goes faster than a byte rate, so it never crowds out file traffic; a pass an operator asks
+// for (`swarmfs scrub`) runs unpaced. Progress is counted in the caller's object.
 import type { ChunkId } from './chunks/chunk-id.js'
 import type { ChunkStore } from './chunks/chunk-store.js'
 import { ChunkMissingError } from './chunks/chunk-store.js'
@@ -16,8 +17,10 @@ export interface ScrubOutcome {
 export interface ScrubPassOptions {
   /** Verifies one chunk; throws when a bad copy could not be replaced. */
   scrubOne: (id: ChunkId) => Promise<ScrubOutcome>
-  /** Pace in sealed bytes per second; null: as fast as the disk answers. */
+  /** Pace in sealed bytes per second at most; null: as fast as the disk answers. */
   bytesPerSecond: number | null
+  /** Spreads the pass over this long: each chunk takes its share of it at least. null: not spread. */
+  periodMs: number | null
   progress: PassProgress
   /** Asked before each chunk: true ends the pass early (stopping, or a requested pass comes first). */
   interrupted: () => boolean
@@ -51,7 +54,10 @@ export async function scrubPass (ids: readonly ChunkId[], options: ScrubPassOpti
     })
     progress.chunksDone++
     progress.bytesDone += bytes
-    if (options.bytesPerSecond !== null) await options.sleep(bytes / options.bytesPerSecond * 1000 - (now() - started))
+    const byRate = options.bytesPerSecond === null ? 0 : bytes / options.bytesPerSecond * 1000
+    const byPeriod = options.periodMs === null ? 0 : options.periodMs / ids.length
+    const wait = Math.max(byRate, byPeriod) - (now() - started)
+    if (wait > 0) await options.sleep(wait)
   }
   return true
 }

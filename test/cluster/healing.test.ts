@@ -11,7 +11,7 @@ import type { ClusterPeer } from '../helpers/cluster.js'
 import { run } from '../helpers/peer.js'
 
 /** The daemons' settings for these tests: a short repair grace period, fast keeper rounds and scrubbing. */
-const FAST_HEALING = { SWARMFS_REPAIR_GRACE_S: '3', SWARMFS_KEEPER_ROUND_S: '1', SWARMFS_SCRUB_MBPS: '64' }
+const FAST_HEALING = { SWARMFS_REPAIR_GRACE_S: '3', SWARMFS_KEEPER_ROUND_S: '1', SWARMFS_SCRUB_MBPS: '64', SWARMFS_SCRUB_PERIOD_S: '1' }
 
 async function chunkFiles (peer: ClusterPeer): Promise<string[]> {
   const root = path.join(peer.data, 'chunks')

@@ -63,6 +63,7 @@ test('a scrub pass counts what it verified, replaced and could not replace', asy
       return { bytes: 1000, repaired: false }
     },
     bytesPerSecond: null,
+    periodMs: null,
     progress,
     interrupted: () => false,
     sleep: async (ms) => { sleeps.push(ms) },
@@ -85,6 +86,7 @@ test('a scrub pass stops when interrupted, and paces to its byte rate', async (t
       return { bytes: 2_000_000, repaired: false }
     },
     bytesPerSecond: 1_000_000,
+    periodMs: null,
     now: () => clock,
     progress,
     interrupted: () => progress.chunksDone === 2,
@@ -94,4 +96,28 @@ test('a scrub pass stops when interrupted, and paces to its byte rate', async (t
   t.is(completed, false, 'interrupted')
   t.is(progress.chunksDone, 2)
   t.alike(sleeps, [1700, 1700], '2 s per 2 MB at 1 MB/s, less the 0.3 s verifying took')
+})
+
+test('a background scrub pass is spread over its period, and never faster than its byte rate', async (t) => {
+  const ids = [0, 1, 2, 3].map((n) => Buffer.alloc(32, n))
+  const run = async (bytes: number): Promise<number[]> => {
+    const sleeps: number[] = []
+    let clock = 0
+    await scrubPass(ids, {
+      scrubOne: async () => {
+        clock += 100
+        return { bytes, repaired: false }
+      },
+      bytesPerSecond: 1_000_000,
+      periodMs: 60_000,
+      now: () => clock,
+      progress: emptyProgress('scrub'),
+      interrupted: () => false,
+      sleep: async (ms) => { sleeps.push(ms); clock += ms },
+      onFailure: () => t.fail('no failure')
+    })
+    return sleeps
+  }
+  t.alike(await run(1000), [14_900, 14_900, 14_900, 14_900], 'small chunks: a quarter of the minute each, less the time verifying took')
+  t.alike(await run(30_000_000), [29_900, 29_900, 29_900, 29_900], 'large ones: the byte rate is the slower pace')
 })
