@@ -103,7 +103,16 @@ export class LocalChunks implements ChunkService {
 
   /** Stores a sealed chunk from a peer (see ChunkStore.putSealed), evicting cached copies if the disk is full. */
   async putSealed (id: Buffer, sealed: Uint8Array, options: { durable: boolean } = { durable: true }): Promise<void> {
-    await this.withRoom(sealed.length, async () => { await this.store.putSealed(id, sealed, options) })
+    await this.withRoom(sealed.length, async () => await this.store.putSealed(id, sealed, options))
+  }
+
+  /**
+   * Stores a copy fetched to be read, as putSealed does, and puts the plaintext that verifying it
+   * produced into the block cache: the read that follows neither reads the file back nor decrypts again.
+   */
+  async putFetched (id: Buffer, sealed: Uint8Array, options: { durable: boolean }): Promise<void> {
+    const blocks = await this.withRoom(sealed.length, async () => await this.store.putSealed(id, sealed, { ...options, blocks: true }))
+    blocks?.forEach((block, index) => { this.cache.set(id, index, block) })
   }
 
   /** Runs a put; when the store is full, cached copies are evicted to make room and it is tried once more. */

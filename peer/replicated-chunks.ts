@@ -448,7 +448,7 @@ export class ReplicatedChunks implements ChunkService {
    */
   private async keep (id: Buffer, peer: string, sealed: Uint8Array, durable: boolean): Promise<Buffer | null | 'bad copy'> {
     try {
-      await this.local.putSealed(id, sealed, { durable })
+      await this.local.putFetched(id, sealed, { durable })
       this.credit(peer, sealed.length)
       this.diskCache?.fetched(id, sealed.length)
       return null

@@ -20,7 +20,7 @@ import type { SealPool } from './seal-pool.js'
 import { type OpenFile, READ_HANDLES_MAX_DEFAULT, ReadHandleCache } from './read-handle-cache.js'
 import {
   type BlockRange, type ChunkKeys, type ChunkLayout, ChunkCorruptError, HEADER_BYTES, blockRange, blockSpan,
-  copyPlaintextRange, layoutFor, openBlocks, openChunk, parseHeader, sealChunk
+  copyPlaintextRange, layoutFor, openBlocks, openChunk, parseHeader, sealChunk, splitBlocks
 } from './sealed-chunk.js'
 
 export const FANOUT_DIRS = 256 // named 00..ff after the id's first byte
@@ -124,17 +124,23 @@ export class ChunkStore {
    * Stores a sealed chunk received from a peer (replication, repair). It is fully verified first (every
    * block and the id), so garbage from the wire never lands on disk; it overwrites a local copy, which is
    * what repair of a corrupt copy needs. Durable once a sync() called after it has resolved, unless
-   * `durable` is false (a copy kept only to serve reads: a crash costs a refetch, never a sync).
+   * `durable` is false (a copy kept only to serve reads: a crash costs a refetch, never a sync). With
+   * `blocks`, resolves with the verified plaintext block by block (a copy about to be read: decrypted
+   * once, not again by the read); otherwise with null.
    */
-  async putSealed (id: ChunkId, sealed: Uint8Array, options: { durable: boolean } = { durable: true }): Promise<void> {
+  async putSealed (id: ChunkId, sealed: Uint8Array, options: { durable: boolean, blocks?: boolean } = { durable: true }): Promise<Buffer[] | null> {
+    const wantBlocks = options.blocks === true
+    let blocks: Buffer[] | null
     // A whole chunk is verified on the worker: on this thread it would stall every FUSE request ~7 ms.
     if (this.sealPool !== null && sealed.length >= SEAL_POOL_BYTES_MIN) {
       assertChunkId(id)
-      await this.sealPool.verify(id, sealed)
+      blocks = await this.sealPool.verify(id, sealed, wantBlocks)
     } else {
-      this.openSealed(id, sealed)
+      const plaintext = this.openSealed(id, sealed)
+      blocks = wantBlocks ? splitBlocks(plaintext, parseHeader(sealed)) : null
     }
     await this.writeAtomically(chunkIdToHex(id), sealed, options.durable)
+    return blocks
   }
 
   /** The plaintext of sealed bytes from elsewhere, verified in full (ChunkCorruptError otherwise); nothing is stored. */

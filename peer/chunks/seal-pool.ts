@@ -53,11 +53,13 @@ export class SealPool {
   /**
    * Verifies sealed bytes from elsewhere in full, as ChunkStore.openSealed does (ChunkCorruptError when
    * they do not open), off this thread: a 4 MiB chunk is ~7 ms of decryption and hashing. The bytes are
-   * copied, not handed over: the caller may still be sending them on down a chain.
+   * copied, not handed over: the caller may still be sending them on down a chain. With `blocks`, the
+   * plaintext that verifying produced comes back too, block by block; otherwise null.
    */
-  async verify (id: Uint8Array, sealed: Uint8Array): Promise<void> {
-    const response = await this.run((job) => ({ kind: 'verify', job, sealed, id }), [])
+  async verify (id: Uint8Array, sealed: Uint8Array, blocks = false): Promise<Buffer[] | null> {
+    const response = await this.run((job) => ({ kind: 'verify', job, sealed, id, blocks }), [])
     if (!('verified' in response)) throw new Error('seal worker answered a verify with something else')
+    return response.plaintextBlocks?.map(toBuffer) ?? null
   }
 
   private async run (request: (job: number) => SealRequest, transfer: ArrayBuffer[]): Promise<SealResponse> {

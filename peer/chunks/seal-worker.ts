@@ -2,17 +2,18 @@
 // blocks, off the JS thread that answers FUSE.
 import { parentPort, workerData } from 'node:worker_threads'
 import { chunkIdOf } from './chunk-id.js'
-import { ChunkCorruptError, openBlocks, openChunk, sealChunk } from './sealed-chunk.js'
+import { ChunkCorruptError, openBlocks, openChunk, parseHeader, sealChunk, splitBlocks } from './sealed-chunk.js'
 import type { BlockRange, ChunkLayout } from './sealed-chunk.js'
 
 export type SealRequest =
   | { readonly kind: 'seal', readonly job: number, readonly plaintext: Uint8Array }
   | { readonly kind: 'open', readonly job: number, readonly layout: ChunkLayout, readonly range: BlockRange, readonly sealed: Uint8Array, readonly id: Uint8Array }
-  | { readonly kind: 'verify', readonly job: number, readonly sealed: Uint8Array, readonly id: Uint8Array }
+  /** blocks: answer with the plaintext, block by block (a fetched copy about to be read). */
+  | { readonly kind: 'verify', readonly job: number, readonly sealed: Uint8Array, readonly id: Uint8Array, readonly blocks: boolean }
 export type SealResponse =
   | { readonly job: number, readonly id: Uint8Array, readonly sealed: Uint8Array }
   | { readonly job: number, readonly blocks: Uint8Array[] }
-  | { readonly job: number, readonly verified: true }
+  | { readonly job: number, readonly verified: true, readonly plaintextBlocks: Uint8Array[] | null }
   | { readonly job: number, readonly error: string, readonly corrupt: boolean }
 
 const { encryptionKey, idKey } = workerData as { encryptionKey: Uint8Array, idKey: Uint8Array }
@@ -32,14 +33,16 @@ port.on('message', (request: SealRequest) => {
       return
     }
     if (request.kind === 'verify') {
+      let plaintext: Buffer
       try {
-        openChunk(request.sealed, request.id, { encryptionKey, idKey })
+        plaintext = openChunk(request.sealed, request.id, { encryptionKey, idKey })
       } catch (error) {
         // Whatever a peer sent, failing to open it means a bad copy (as ChunkStore.openSealed says).
         port.postMessage({ job: request.job, error: String((error as Error).message ?? error), corrupt: true } satisfies SealResponse)
         return
       }
-      port.postMessage({ job: request.job, verified: true } satisfies SealResponse)
+      const blocks = request.blocks ? splitBlocks(plaintext, parseHeader(request.sealed)) : null
+      port.postMessage({ job: request.job, verified: true, plaintextBlocks: blocks } satisfies SealResponse, blocks?.flatMap(owned) ?? [])
       return
     }
     const id = chunkIdOf(request.plaintext, idKey)

@@ -185,6 +185,16 @@ export function openChunk (sealed: Uint8Array, id: Uint8Array, keys: ChunkKeys):
   return plaintext
 }
 
+/** The plaintext of a whole chunk cut into its blocks, each a copy with memory of its own (for a cache). */
+export function splitBlocks (plaintext: Uint8Array, layout: ChunkLayout): Buffer[] {
+  return Array.from({ length: layout.blockCount }, (_, index) => {
+    const start = index * layout.blockBytes
+    const block = Buffer.allocUnsafeSlow(blockPlaintextBytes(layout, index))
+    block.set(plaintext.subarray(start, start + block.length))
+    return block
+  })
+}
+
 /**
  * Copies bytes [start, end) of the concatenation of consecutive plaintext `blocks` into a new Buffer.
  * Always a copy: callers must never get a view of a block that a cache may hold.

@@ -317,6 +317,18 @@ test('reading: a bad copy is caught, counted, and its sender asked last from the
   t.is(setup.network.gets.get(a) ?? 0, getsBefore, 'the liar was not asked again while the honest holder answers')
 })
 
+test('reading a fetched copy: decrypted once, when it is verified; the read itself comes from the block cache', async (t) => {
+  const [a] = peerIds(1) as [string]
+  const setup = await setUp(t, { [a]: 'stores' })
+  const { id, plaintext } = plant(setup, [a])
+  const before = setup.local.cache.stats()
+  t.ok((await setup.chunks.read(id, 70_000, 3_000_000)).equals(plaintext.subarray(70_000, 3_070_000)), 'the right bytes')
+  const after = setup.local.cache.stats()
+  t.is(after.misses - before.misses, 0, 'every block the read needed was in the cache')
+  t.ok(after.bytes - before.bytes >= plaintext.length, 'the whole chunk is cached')
+  t.ok(await setup.local.store.has(id), 'and kept on disk')
+})
+
 test('reading with no room to keep a copy: served from memory', async (t) => {
   const [a] = peerIds(1) as [string]
   const setup = await setUp(t, { [a]: 'stores' }, { localFull: true })

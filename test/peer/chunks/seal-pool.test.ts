@@ -4,7 +4,7 @@
 import test from 'brittle'
 import { chunkIdOf } from '../../../peer/chunks/chunk-id.js'
 import { SealPool } from '../../../peer/chunks/seal-pool.js'
-import { CHUNK_BYTES, ChunkCorruptError, blockSpan, openBlocks, openChunk, parseHeader, sealChunk } from '../../../peer/chunks/sealed-chunk.js'
+import { BLOCK_BYTES, CHUNK_BYTES, ChunkCorruptError, blockSpan, openBlocks, openChunk, parseHeader, sealChunk } from '../../../peer/chunks/sealed-chunk.js'
 import { newKeys, patterned, sameBytes, tempStore } from './fixtures.js'
 
 test('pool output is the keyed-hash id and a sealed chunk that opens', async (t) => {
@@ -80,7 +80,14 @@ test('a store with a pool verifies whole copies from peers on the worker, refusi
   await t.exception(store.putSealed(id, swapped), ChunkCorruptError, 'a damaged header is refused as a bad copy too')
   await t.exception(store.putSealed(chunkIdOf(Buffer.from('other'), keys.idKey), sealed), ChunkCorruptError, 'a copy under another id is refused')
   t.absent(await store.has(id), 'nothing damaged was stored')
-  await store.putSealed(id, sealed)
+  t.is(await store.putSealed(id, sealed), null, 'no plaintext unless asked')
   t.is(sealed.length > 0, true, 'the caller keeps its bytes (copied to the worker, not handed over)')
   sameBytes(t, await store.read(id, 0, CHUNK_BYTES), plaintext)
+  for (const [what, bytes] of [['whole, on the worker', plaintext], ['small, on this thread', plaintext.subarray(0, 100_000)]] as const) {
+    const smallId = chunkIdOf(bytes, keys.idKey)
+    const blocks = await store.putSealed(smallId, sealChunk(bytes, smallId, keys.encryptionKey), { durable: false, blocks: true })
+    t.is(blocks?.length, Math.ceil(bytes.length / BLOCK_BYTES), `${what}: the plaintext comes back block by block`)
+    sameBytes(t, Buffer.concat(blocks!), bytes)
+    t.ok(blocks!.every((block) => block.buffer.byteLength === block.length), 'each block owns its memory (a cache counts it right)')
+  }
 })
