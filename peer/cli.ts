@@ -113,7 +113,8 @@ disk, placement, chunks (diskCache, replication, keeper), passes, …). Exit cod
 
 Asks the peer running on DIR to verify every chunk it stores now, at full speed (the background
 scrubber spreads a pass over a day, SWARMFS_SCRUB_PERIOD_S, at SWARMFS_SCRUB_MBPS at most): each is
-read, decrypted and checked against its id; a bad copy is replaced by a good one from another peer (a peer running alone can only report it).
+read, decrypted and checked against its id; a bad copy is replaced by a good one from another peer (a
+peer running alone can only report it).
 Shows progress (a bar with rate and ETA on a terminal, a line every ${PLAIN_INTERVAL_MS / 1000} s otherwise) and a summary;
 --json prints the finished job instead. Interrupting the command does not stop the pass.
 Exit code 0: every copy is good (or was replaced); 1: a bad copy stayed or the pass failed; 3: no peer running.`,
