@@ -263,6 +263,11 @@ export class OpenFile {
     this.dirty.clear()
     this.chunks.unpin([...this.sealed.values()].map((ref) => ref.id))
     this.sealed.clear()
+    this.forgetLocalChanges()
+  }
+
+  /** Size, times and attributes go back to the committed ones (committed, or dropped with the data). */
+  private forgetLocalChanges (): void {
     this.localSize = null
     this.localMtimeNs = null
     this.localCtimeNs = null
@@ -288,10 +293,7 @@ export class OpenFile {
     if (result.errno !== 0) throw new FsError(result.errno)
     this.chunks.unpin(updates.map((update) => update.ref!.id))
     this.sealed.clear()
-    this.localSize = null
-    this.localMtimeNs = null
-    this.localCtimeNs = null
-    this.staged = {}
+    this.forgetLocalChanges()
   }
 
   private async readSlot (slot: number, inChunk: number, target: Buffer): Promise<void> {
