@@ -333,7 +333,7 @@ export class OpenFile {
     if (buffer.data.length >= bytes) return
     const doubled = buffer.data.length >= BUFFER_STREAMING_BYTES ? CHUNK_BYTES : buffer.data.length * 2
     const capacity = Math.min(CHUNK_BYTES, Math.max(bytes, doubled, BUFFER_STEP_BYTES))
-    const data = Buffer.allocUnsafe(capacity)
+    const data = capacity === CHUNK_BYTES ? this.budget.chunkBuffer() : Buffer.allocUnsafe(capacity)
     buffer.data.copy(data, 0, 0, buffer.length)
     this.budget.take(capacity - buffer.data.length)
     buffer.data = data
@@ -366,7 +366,10 @@ export class OpenFile {
       }
     } finally {
       this.sealing.delete(slot)
-      if (!kept) this.budget.give(buffer.data.length)
+      if (!kept) {
+        this.budget.give(buffer.data.length)
+        this.budget.recycle(buffer.data) // sealed and stored: no reader or writer holds it any more
+      }
     }
   }
 

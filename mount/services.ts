@@ -20,7 +20,8 @@ export interface ChunkService {
   /**
    * Seals and stores `plaintext` on its holders, readable there at once and durable after `sync`;
    * resolves with the reference to commit. The chunk stays pinned (safe from garbage collection) until
-   * `unpin`, after its commit or abandonment.
+   * `unpin`, after its commit or abandonment. `plaintext` is the caller's again once the promise
+   * settles (its buffer is reused): keep a copy, never the buffer.
    */
   put (plaintext: Buffer): Promise<ChunkRef>
   unpin (ids: Buffer[]): void

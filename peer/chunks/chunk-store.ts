@@ -17,6 +17,7 @@ import { type ChunkId, assertChunkId, chunkIdFromHex, chunkIdOf, chunkIdToHex, i
 import { ChunkStoreFullError, DiskRoom } from './disk-room.js'
 import type { DiskSpace } from './disk-room.js'
 import type { SealPool } from './seal-pool.js'
+import { ScratchBuffers } from './scratch-buffers.js'
 import { type OpenFile, READ_HANDLES_MAX_DEFAULT, ReadHandleCache } from './read-handle-cache.js'
 import {
   type BlockRange, type ChunkKeys, type ChunkLayout, ChunkCorruptError, HEADER_BYTES, blockRange, blockSpan,
@@ -25,6 +26,7 @@ import {
 
 export const FANOUT_DIRS = 256 // named 00..ff after the id's first byte
 export const SEAL_POOL_BYTES_MIN = 256 * 1024 // below this, sealing or opening on the calling thread beats a worker round trip
+const SCRATCH_BUFFERS_KEPT = 8 // reads of a few blocks in flight at once, each with a reused buffer
 export const SYNCS_PARALLEL_MAX = 16 // fdatasyncs of chunk files, then fsyncs of fan-out dirs, in flight at once
 export const FLUSH_INTERVAL_MS = 5000 // chunks written but not yet synced are synced in the background this often
 export const SYNC_ON_WRITE_BYTES_MIN = 1024 * 1024 // sealed chunks this large are fdatasync'd before their rename
@@ -66,6 +68,7 @@ export class ChunkStore {
   // collection must never remove a file that a put of the same content just found and reused.
   private readonly operations = new Map<string, Promise<unknown>>()
   private readonly handles: ReadHandleCache<ChunkLayout>
+  private readonly scratch = new ScratchBuffers(SEAL_POOL_BYTES_MIN, SCRATCH_BUFFERS_KEPT)
   private lastSync: Promise<void> = Promise.resolve()
   private queuedSync: Promise<void> | null = null // the sync that will start after the running one
   private readonly disk: DiskRoom
@@ -364,11 +367,20 @@ export class ChunkStore {
 
   private async readRange (file: OpenFile<ChunkLayout>, range: BlockRange, id: ChunkId): Promise<Buffer[]> {
     if (range.blockCount === 0) return []
-    const sealed = await preadExactly(file.handle, range.sealedOffset, range.sealedBytes, chunkIdToHex(id))
-    // Long runs (read-ahead) decrypt on the worker, so FUSE requests are answered meanwhile; a few
-    // blocks (a random read) decrypt faster here than a round trip to the worker costs.
-    if (this.sealPool !== null && range.sealedBytes >= SEAL_POOL_BYTES_MIN) return await this.sealPool.open(file.header, range, sealed, id)
-    return openBlocks(file.header, range, sealed, id, this.keys.encryptionKey)
+    const hex = chunkIdToHex(id)
+    // Long runs (read-ahead) decrypt on the worker, so FUSE requests are answered meanwhile; their sealed
+    // bytes are handed over to it. A few blocks (a random read) decrypt faster here than a round trip to
+    // the worker costs, out of a reused buffer.
+    if (this.sealPool !== null && range.sealedBytes >= SEAL_POOL_BYTES_MIN) {
+      return await this.sealPool.open(file.header, range, await preadExactly(file.handle, range.sealedOffset, range.sealedBytes, hex), id)
+    }
+    const scratch = range.sealedBytes <= this.scratch.bytes ? this.scratch.take() : null
+    try {
+      const sealed = await preadExactly(file.handle, range.sealedOffset, range.sealedBytes, hex, scratch ?? undefined)
+      return openBlocks(file.header, range, sealed, id, this.keys.encryptionKey)
+    } finally {
+      if (scratch !== null) this.scratch.give(scratch)
+    }
   }
 
   private async syncWritten (): Promise<void> {
@@ -438,9 +450,12 @@ async function fsyncDirectory (path: string): Promise<void> {
   }
 }
 
-/** pread that fills `length` bytes or reports the file as torn (EOF before the header said). */
-async function preadExactly (handle: OpenFile<unknown>['handle'], position: number, length: number, hex: string): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length)
+/**
+ * pread that fills `length` bytes (into the start of `into`, when given) or reports the file as torn
+ * (EOF before the header said). Returns exactly the bytes read.
+ */
+async function preadExactly (handle: OpenFile<unknown>['handle'], position: number, length: number, hex: string, into: Buffer = Buffer.allocUnsafe(length)): Promise<Buffer> {
+  const buffer = into.subarray(0, length)
   let filled = 0
   while (filled < length) {
     const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled)

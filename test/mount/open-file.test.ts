@@ -96,6 +96,27 @@ test('a full chunk failing in the background: the next write reports it, later w
   t.alike(await committedBytes(metadata, chunks, file.fileId), whole, 'every byte of the failed chunk is committed, none as zeros')
 })
 
+test('whole-chunk buffers are reused once their chunk is stored, and what was stored from them stays intact', async (t) => {
+  const { metadata, chunks, budget } = await fixture()
+  const handedOut: Buffer[] = []
+  const chunkBuffer = budget.chunkBuffer.bind(budget)
+  budget.chunkBuffer = () => { const buffer = chunkBuffer(); handedOut.push(buffer); return buffer }
+  const contents: Array<{ fileId: number, bytes: Buffer }> = []
+  for (let index = 0; index < 4; index++) {
+    const created = await metadata.propose({ type: 'create', parent: ROOT_ID, name: `g${index}`, mode: S_IFREG | 0o644, rdev: 0, uid: 0, gid: 0, nowNs: NOW })
+    const file = new OpenFile(created.fileId!, metadata, chunks, budget)
+    const bytes = Buffer.alloc(3 * CHUNK_BYTES + 5)
+    for (let i = 0; i < bytes.length; i += 4096) bytes.fill((index * 31 + i / 4096) & 0xff, i, Math.min(i + 4096, bytes.length))
+    for (let offset = 0; offset < bytes.length; offset += 128 * 1024) await file.write(bytes.subarray(offset, offset + 128 * 1024), offset)
+    await file.commit()
+    contents.push({ fileId: created.fileId!, bytes })
+  }
+  t.ok(handedOut.length >= 12, `every full chunk was written into a whole-chunk buffer (${handedOut.length})`)
+  t.ok(new Set(handedOut).size < handedOut.length / 2, `buffers were reused (${new Set(handedOut).size} for ${handedOut.length} chunks)`)
+  for (const { fileId, bytes } of contents) t.ok((await committedBytes(metadata, chunks, fileId)).equals(bytes), `file ${fileId} reads back as written`)
+  t.absent(budget.exhausted, 'the budget is back')
+})
+
 test('discarding a file whose seals keep failing returns every buffered byte to the budget', async (t) => {
   const { chunks, file, budget } = await fixture()
   chunks.failures = 100

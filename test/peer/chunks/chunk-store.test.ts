@@ -275,3 +275,16 @@ test('written chunks are synced by sync(), or by the background flush, even when
   t.absent(store.hasUnsynced(), 'the background flush synced it without a caller')
   sameBytes(t, await store.read(kept, 0, 3000), patterned(3000, 1))
 })
+
+test('many small reads at once each get their own bytes (their sealed blocks go through reused buffers)', async (t) => {
+  const { store } = await tempStore(t)
+  const plaintext = patterned(CHUNK_BYTES, 21)
+  const id = await store.put(plaintext)
+  const random = seededRandom(5)
+  for (let round = 0; round < 5; round++) {
+    const offsets = Array.from({ length: 40 }, () => Math.floor(random() * (CHUNK_BYTES - 4 * KiB)))
+    const reads = await Promise.all(offsets.map(async (offset) => await store.read(id, offset, 4 * KiB)))
+    const wrong = reads.filter((bytes, index) => !bytes.equals(plaintext.subarray(offsets[index]!, offsets[index]! + 4 * KiB))).length
+    t.is(wrong, 0, `round ${round}: 40 concurrent 4 KiB reads all right`)
+  }
+})
