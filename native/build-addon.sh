@@ -4,8 +4,7 @@
 # cannot pass UTIME_OMIT or serve open-but-unlinked files, and never tells who called. The patch fixes
 # those, refuses paths and names that are not valid UTF-8 with EILSEQ (JS would turn them into U+FFFD,
 # merging different names into one file), and lets create hand over the new file's attributes for the fgetattr libfuse2 sends right after
-# it, answers the kernel's security.capability probe before each write itself while no file has one,
-# and passes read and write data through a buffer per FUSE thread instead of a new one per request;
+# it, and answers the kernel's security.capability probe before each write itself while no file has one;
 # node-gyp-build then prefers build/Release over the (unpatched) prebuild.
 set -eu
 cd "$(dirname "$0")/.."
@@ -30,4 +29,4 @@ fi
 nodedir=${npm_config_nodedir:-$(node -p "require('path').resolve(process.execPath, '../..')")}
 [ -f "$nodedir/include/node/node_api.h" ] && export npm_config_nodedir="$nodedir"
 (cd "$addon" && node "$gyp" rebuild >/dev/null) || { echo "swarmfs: building fuse-native failed (needs g++, make, python3)" >&2; exit 1; }
-node -e "const b = require('node-gyp-build')('$addon'); if (b.swarmfs_patch !== 3) { console.error('swarmfs: patched fuse-native did not load'); process.exit(1) }"
+node -e "const b = require('node-gyp-build')('$addon'); if (b.swarmfs_patch !== 2) { console.error('swarmfs: patched fuse-native did not load'); process.exit(1) }"

@@ -22,7 +22,6 @@ interface Binding {
   offsetof_fuse_thread_locals_t_caller_uid: number
   offsetof_fuse_thread_locals_t_caller_gid: number
   offsetof_fuse_thread_locals_t_caller_pid: number
-  offsetof_fuse_thread_locals_t_io: number
   offsetof_fuse_thread_t_no_capability_xattrs: number
   fuse_native_mount: (mnt: string, options: string, thread: Buffer, context: object, malloc: (size: number) => Buffer, handlers: unknown[], implemented: Uint32Array) => void
   fuse_native_unmount: (mnt: string, thread: Buffer) => void
@@ -32,7 +31,7 @@ interface Binding {
 function loadBinding (): Binding {
   const directory = path.dirname(require.resolve('fuse-native/package.json'))
   const binding = nodeGypBuild(directory) as unknown as Binding
-  if (binding.swarmfs_patch !== 3) {
+  if (binding.swarmfs_patch !== 2) {
     throw new Error('fuse-native was not built with swarmfs\'s patch: run `npm rebuild` or `sh native/build-addon.sh`')
   }
   return binding
@@ -367,17 +366,10 @@ function makeHandlers (binding: Binding, ops: FuseOperations, onError: (operatio
   // one from the attributes create passed along, saving a round trip through this thread.
   const createAnswer = (created: Created): unknown[] => [...openAnswer(created), statArray(created.stat)]
   define('create', async (l, p: string, mode: number, flags: number) => createAnswer(await ops.create(p, mode, flags, caller(l))), () => [0, 0])
-  // Data of up to 128 KiB (max_read, max_write: every request) passes through the FUSE thread's own io
-  // buffer, in its locals (buffer null): a new external buffer per request made V8 run a full collection
-  // every few dozen MiB. Anything larger comes as a buffer over libfuse's memory, detached once answered.
-  const io = (locals: Buffer, buffer: Buffer | null, length: number): Buffer => {
-    const start = binding.offsetof_fuse_thread_locals_t_io
-    return buffer?.subarray(0, length) ?? locals.subarray(start, start + length)
-  }
-  define('read', async (l, p: string, fd: number, buffer: Buffer | null, length: number, low: number, high: number) =>
-    [await ops.read(p, fd, io(l, buffer, length), uint64(low, high)), 0, buffer?.buffer], (_p, _fd, buffer: Buffer | null) => [0, buffer?.buffer])
-  define('write', async (l, p: string, fd: number, buffer: Buffer | null, length: number, low: number, high: number) =>
-    [await ops.write(p, fd, io(l, buffer, length), uint64(low, high)), 0, buffer?.buffer], (_p, _fd, buffer: Buffer | null) => [0, buffer?.buffer])
+  define('read', async (_l, p: string, fd: number, buffer: Buffer, length: number, low: number, high: number) =>
+    [await ops.read(p, fd, buffer.subarray(0, length), uint64(low, high)), 0, buffer.buffer], (_p, _fd, buffer: Buffer) => [0, buffer.buffer])
+  define('write', async (_l, p: string, fd: number, buffer: Buffer, length: number, low: number, high: number) =>
+    [await ops.write(p, fd, buffer.subarray(0, length), uint64(low, high)), 0, buffer.buffer], (_p, _fd, buffer: Buffer) => [0, buffer.buffer])
   // FLUSH (every close) only for a mount that implements it (close-to-open across peers): unimplemented,
   // libfuse2 answers ENOSYS once and the kernel stops sending it, a round trip saved on every close.
   const flush = ops.flush

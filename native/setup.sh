@@ -22,6 +22,4 @@ fi
 [ -e /dev/fuse ] || { echo "swarmfs: /dev/fuse is missing (load the fuse module: modprobe fuse)" >&2; exit 1; }
 if [ ! -d node_modules/fuse-native ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
-elif [ native/patches/fuse-native+2.2.6.patch -nt node_modules/fuse-native/build/Release/fuse.node ]; then
-  npm ci --no-audit --no-fund # the patch changed since the addon was built: reinstall and patch anew
 fi

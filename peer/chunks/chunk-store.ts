@@ -26,11 +26,7 @@ import {
 
 export const FANOUT_DIRS = 256 // named 00..ff after the id's first byte
 export const SEAL_POOL_BYTES_MIN = 256 * 1024 // below this, sealing or opening on the calling thread beats a worker round trip
-// Reused buffers for sealed bytes being read: small ones for reads of a few blocks, large ones for
-// read-ahead runs (1 MiB pieces, so 17 blocks at most), a few of each in flight at once.
-const SMALL_SCRATCH_KEPT = 8
-const LARGE_SCRATCH_BYTES = 2 * 1024 * 1024
-const LARGE_SCRATCH_KEPT = 4
+const SCRATCH_BUFFERS_KEPT = 8 // reads of a few blocks in flight at once, each with a reused buffer
 export const SYNCS_PARALLEL_MAX = 16 // fdatasyncs of chunk files, then fsyncs of fan-out dirs, in flight at once
 export const FLUSH_INTERVAL_MS = 5000 // chunks written but not yet synced are synced in the background this often
 export const SYNC_ON_WRITE_BYTES_MIN = 1024 * 1024 // sealed chunks this large are fdatasync'd before their rename
@@ -72,8 +68,7 @@ export class ChunkStore {
   // collection must never remove a file that a put of the same content just found and reused.
   private readonly operations = new Map<string, Promise<unknown>>()
   private readonly handles: ReadHandleCache<ChunkLayout>
-  private readonly smallScratch = new ScratchBuffers(SEAL_POOL_BYTES_MIN, SMALL_SCRATCH_KEPT)
-  private readonly largeScratch = new ScratchBuffers(LARGE_SCRATCH_BYTES, LARGE_SCRATCH_KEPT)
+  private readonly scratch = new ScratchBuffers(SEAL_POOL_BYTES_MIN, SCRATCH_BUFFERS_KEPT)
   private lastSync: Promise<void> = Promise.resolve()
   private queuedSync: Promise<void> | null = null // the sync that will start after the running one
   private readonly disk: DiskRoom
@@ -373,22 +368,18 @@ export class ChunkStore {
   private async readRange (file: OpenFile<ChunkLayout>, range: BlockRange, id: ChunkId): Promise<Buffer[]> {
     if (range.blockCount === 0) return []
     const hex = chunkIdToHex(id)
-    // Sealed bytes are pread into reused buffers. Long runs (read-ahead) decrypt on the worker, so FUSE
-    // requests are answered meanwhile; the buffer goes there and comes back. A few blocks (a random read)
-    // decrypt faster here than a round trip to the worker costs.
-    const onWorker = this.sealPool !== null && range.sealedBytes >= SEAL_POOL_BYTES_MIN
-    const scratch = [this.smallScratch, this.largeScratch].find((buffers) => range.sealedBytes <= buffers.bytes)
-    const buffer = scratch?.take() ?? Buffer.allocUnsafeSlow(range.sealedBytes)
-    let handedOver = false
+    // Long runs (read-ahead) decrypt on the worker, so FUSE requests are answered meanwhile; their sealed
+    // bytes are handed over to it. A few blocks (a random read) decrypt faster here than a round trip to
+    // the worker costs, out of a reused buffer.
+    if (this.sealPool !== null && range.sealedBytes >= SEAL_POOL_BYTES_MIN) {
+      return await this.sealPool.open(file.header, range, await preadExactly(file.handle, range.sealedOffset, range.sealedBytes, hex), id)
+    }
+    const scratch = range.sealedBytes <= this.scratch.bytes ? this.scratch.take() : null
     try {
-      const sealed = await preadExactly(file.handle, range.sealedOffset, range.sealedBytes, hex, buffer)
-      if (!onWorker) return openBlocks(file.header, range, sealed, id, this.keys.encryptionKey)
-      handedOver = true
-      const { blocks, returned } = await this.sealPool!.open(file.header, range, sealed, id)
-      if (returned.length === scratch?.bytes) scratch.give(returned)
-      return blocks
+      const sealed = await preadExactly(file.handle, range.sealedOffset, range.sealedBytes, hex, scratch ?? undefined)
+      return openBlocks(file.header, range, sealed, id, this.keys.encryptionKey)
     } finally {
-      if (!handedOver && scratch !== undefined) scratch.give(buffer)
+      if (scratch !== null) this.scratch.give(scratch)
     }
   }
 

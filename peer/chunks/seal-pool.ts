@@ -40,15 +40,14 @@ export class SealPool {
   }
 
   /**
-   * Authenticates and decrypts the blocks of `range` from their sealed bytes, as openBlocks does. The
-   * memory under `sealed` (its whole ArrayBuffer, which the caller must own) is handed over to the
-   * worker, and handed back with the blocks as `returned`, for reuse; the caller must not touch it
-   * meanwhile.
+   * Authenticates and decrypts the blocks of `range` from their sealed bytes, as openBlocks does; the
+   * sealed buffer is handed over to the worker (the caller must not use it afterwards).
    */
-  async open (layout: ChunkLayout, range: BlockRange, sealed: Uint8Array, id: Uint8Array): Promise<{ blocks: Buffer[], returned: Buffer }> {
-    const response = await this.run((job) => ({ kind: 'open', job, layout, range, sealed, id }), [sealed.buffer as ArrayBuffer])
+  async open (layout: ChunkLayout, range: BlockRange, sealed: Uint8Array, id: Uint8Array): Promise<Buffer[]> {
+    const transfer = sealed.byteOffset === 0 && sealed.buffer.byteLength === sealed.length ? [sealed.buffer as ArrayBuffer] : []
+    const response = await this.run((job) => ({ kind: 'open', job, layout, range, sealed, id }), transfer)
     if (!('blocks' in response)) throw new Error('seal worker answered an open with something else')
-    return { blocks: response.blocks.map(toBuffer), returned: Buffer.from(response.returned.buffer) }
+    return response.blocks.map(toBuffer)
   }
 
   /**

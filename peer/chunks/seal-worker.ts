@@ -12,7 +12,7 @@ export type SealRequest =
   | { readonly kind: 'verify', readonly job: number, readonly sealed: Uint8Array, readonly id: Uint8Array, readonly blocks: boolean }
 export type SealResponse =
   | { readonly job: number, readonly id: Uint8Array, readonly sealed: Uint8Array }
-  | { readonly job: number, readonly blocks: Uint8Array[], readonly returned: Uint8Array }
+  | { readonly job: number, readonly blocks: Uint8Array[] }
   | { readonly job: number, readonly verified: true, readonly plaintextBlocks: Uint8Array[] | null }
   | { readonly job: number, readonly error: string, readonly corrupt: boolean }
 
@@ -29,8 +29,7 @@ port.on('message', (request: SealRequest) => {
   try {
     if (request.kind === 'open') {
       const blocks = openBlocks(request.layout, request.range, request.sealed, request.id, encryptionKey)
-      // The sealed bytes' memory goes back too: the JS thread reuses it for its next read.
-      port.postMessage({ job: request.job, blocks, returned: request.sealed } satisfies SealResponse, [...blocks.flatMap(owned), request.sealed.buffer as ArrayBuffer])
+      port.postMessage({ job: request.job, blocks } satisfies SealResponse, blocks.flatMap(owned))
       return
     }
     if (request.kind === 'verify') {

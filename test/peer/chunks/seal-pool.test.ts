@@ -44,15 +44,10 @@ test('the pool opens runs of blocks as the JS thread does, and refuses altered o
   const layout = parseHeader(sealed)
   const range = blockSpan(layout, 4, 20)
   const slice = (): Buffer => Buffer.from(sealed.subarray(range.sealedOffset, range.sealedOffset + range.sealedBytes))
-  const handedOver = Buffer.alloc(range.sealedBytes + 1000)
-  slice().copy(handedOver)
-  const { blocks: fromPool, returned } = await pool.open(layout, range, handedOver.subarray(0, range.sealedBytes), id)
+  const fromPool = await pool.open(layout, range, slice(), id)
   const inline = openBlocks(layout, range, slice(), id, keys.encryptionKey)
   t.is(fromPool.length, 20)
   sameBytes(t, Buffer.concat(fromPool), Buffer.concat(inline), 'the same plaintext blocks')
-  t.is(handedOver.buffer.byteLength, 0, 'the sealed bytes were handed over, not copied')
-  t.is(returned.length, range.sealedBytes + 1000, 'and their whole memory came back for reuse')
-  sameBytes(t, returned.subarray(0, range.sealedBytes), slice(), 'unchanged')
   const altered = slice()
   altered[100]! ^= 1
   await t.exception(pool.open(layout, range, altered, id), ChunkCorruptError, 'an altered block is refused as corrupt')
@@ -67,17 +62,6 @@ test('a store with a pool reads long runs (read-ahead) through it, correctly', a
   const id = await store.put(plaintext)
   sameBytes(t, Buffer.concat(await store.readBlocks(id, 0, 64)), plaintext, 'all 64 blocks, opened on the worker')
   sameBytes(t, await store.read(id, 70_000, 5000), plaintext.subarray(70_000, 75_000), 'a short read, opened here')
-  // Read-ahead sized runs, many at once and again and again: their pread buffers go to the worker and
-  // back for reuse, and no run may ever see another's bytes.
-  const other = patterned(CHUNK_BYTES, 12)
-  const otherId = await store.put(other)
-  let wrong = 0
-  for (let round = 0; round < 4; round++) {
-    const runs = Array.from({ length: 12 }, (_, index) => ({ source: index % 2 === 0 ? plaintext : other, id: index % 2 === 0 ? id : otherId, first: (index * 5 + round) % 48 }))
-    const results = await Promise.all(runs.map(async (run) => Buffer.concat(await store.readBlocks(run.id, run.first, 16))))
-    wrong += results.filter((bytes, index) => !bytes.equals(runs[index]!.source.subarray(runs[index]!.first * BLOCK_BYTES, (runs[index]!.first + 16) * BLOCK_BYTES))).length
-  }
-  t.is(wrong, 0, '48 runs of 16 blocks, 12 at a time, all right')
 })
 
 test('a store with a pool verifies whole copies from peers on the worker, refusing damaged ones', async (t) => {
