@@ -367,8 +367,8 @@ export class OpenFile {
     } finally {
       this.sealing.delete(slot)
       if (!kept) {
-        this.budget.give(buffer.data.length)
         this.budget.recycle(buffer.data) // sealed and stored: no reader or writer holds it any more
+        this.budget.give(buffer.data.length)
       }
     }
   }

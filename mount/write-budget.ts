@@ -6,7 +6,10 @@
 // full collection, and a stream of fresh 4 MiB buffers made one every ~50 ms while writing.
 import { CHUNK_BYTES } from '../metadata/fs/inode.js'
 
-/** Whole-chunk buffers kept for reuse: enough for one streaming writer's seals in flight and its next chunk. */
+/**
+ * Whole-chunk buffers kept for reuse, enough for a streaming writer's seals in flight and its next
+ * chunk; none once nothing is buffered, so an idle daemon holds none.
+ */
 const CHUNK_BUFFERS_KEPT_MAX = 5
 
 export class WriteBudget {
@@ -30,6 +33,7 @@ export class WriteBudget {
   give (bytes: number): void {
     this.bytesUsed -= bytes
     if (this.bytesUsed < 0) throw new Error('write budget released more than it took')
+    if (this.bytesUsed === 0) this.chunkBuffers.length = 0
     while (this.waiters.length > 0 && !this.exhausted) this.waiters.shift()!()
   }
 
@@ -41,7 +45,7 @@ export class WriteBudget {
     return this.chunkBuffers.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES)
   }
 
-  /** Hands back a buffer from chunkBuffer() that nothing reads or writes any more. */
+  /** Hands back a buffer from chunkBuffer() that nothing reads or writes any more (before give()). */
   recycle (buffer: Buffer): void {
     if (buffer.length === CHUNK_BYTES && buffer.byteOffset === 0 && this.chunkBuffers.length < CHUNK_BUFFERS_KEPT_MAX) this.chunkBuffers.push(buffer)
   }

@@ -32,7 +32,9 @@ class MemoryMetadata implements MetadataService {
 class FlakyChunks implements ChunkService {
   readonly stored = new Map<string, Buffer>()
   failures = 0
+  putDelayMs = 0 // how long a put takes: sealing and storing are not instant
   async put (plaintext: Buffer): Promise<ChunkRef> {
+    if (this.putDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.putDelayMs))
     if (this.failures > 0) {
       this.failures--
       throw new FsError(Errno.ENOSPC, 'no room for the chunk')
@@ -98,16 +100,20 @@ test('a full chunk failing in the background: the next write reports it, later w
 
 test('whole-chunk buffers are reused once their chunk is stored, and what was stored from them stays intact', async (t) => {
   const { metadata, chunks, budget } = await fixture()
+  chunks.putDelayMs = 5 // a chunk seals while the next one fills, as when streaming (a 128 KiB write every 1 ms)
   const handedOut: Buffer[] = []
   const chunkBuffer = budget.chunkBuffer.bind(budget)
   budget.chunkBuffer = () => { const buffer = chunkBuffer(); handedOut.push(buffer); return buffer }
   const contents: Array<{ fileId: number, bytes: Buffer }> = []
-  for (let index = 0; index < 4; index++) {
+  for (let index = 0; index < 2; index++) {
     const created = await metadata.propose({ type: 'create', parent: ROOT_ID, name: `g${index}`, mode: S_IFREG | 0o644, rdev: 0, uid: 0, gid: 0, nowNs: NOW })
     const file = new OpenFile(created.fileId!, metadata, chunks, budget)
-    const bytes = Buffer.alloc(3 * CHUNK_BYTES + 5)
+    const bytes = Buffer.alloc(6 * CHUNK_BYTES + 5)
     for (let i = 0; i < bytes.length; i += 4096) bytes.fill((index * 31 + i / 4096) & 0xff, i, Math.min(i + 4096, bytes.length))
-    for (let offset = 0; offset < bytes.length; offset += 128 * 1024) await file.write(bytes.subarray(offset, offset + 128 * 1024), offset)
+    for (let offset = 0; offset < bytes.length; offset += 128 * 1024) {
+      await file.write(bytes.subarray(offset, offset + 128 * 1024), offset)
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    }
     await file.commit()
     contents.push({ fileId: created.fileId!, bytes })
   }

@@ -21,6 +21,7 @@ test('a writer waiting for room goes on once enough bytes are given back', async
 
 test('recycled chunk buffers come back, at most a few are kept, and foreign buffers are not taken', (t) => {
   const budget = new WriteBudget(64 * CHUNK_BYTES)
+  budget.take(1) // something is buffered: kept buffers are kept
   const buffers = Array.from({ length: 10 }, () => budget.chunkBuffer())
   t.ok(buffers.every((buffer) => buffer.length === CHUNK_BYTES), 'each is one whole chunk')
   t.is(new Set(buffers.map((buffer) => buffer.buffer)).size, 10, 'no two share memory')
@@ -31,4 +32,18 @@ test('recycled chunk buffers come back, at most a few are kept, and foreign buff
   const reused = again.filter((buffer) => buffers.includes(buffer)).length
   t.ok(reused > 0 && reused < 10, `some are reused, not all are kept (${reused})`)
   t.ok(again.every((buffer) => buffer.length === CHUNK_BYTES), 'only whole chunk buffers are handed out')
+})
+
+test('once nothing is buffered, no chunk buffer is kept', (t) => {
+  const budget = new WriteBudget(64 * CHUNK_BYTES)
+  budget.take(2 * CHUNK_BYTES)
+  const [a, b] = [budget.chunkBuffer(), budget.chunkBuffer()]
+  budget.recycle(a)
+  budget.give(CHUNK_BYTES)
+  t.is(budget.chunkBuffer(), a, 'kept while another is in use')
+  budget.recycle(a)
+  budget.recycle(b)
+  budget.give(CHUNK_BYTES)
+  const after = budget.chunkBuffer()
+  t.ok(after !== a && after !== b, 'an idle budget kept neither')
 })
