@@ -37,7 +37,7 @@ test('native addons are loaded only in native/', async (t) => {
   for (const layer of ['metadata', 'mount', 'peer']) {
     for (const file of await sources(layer)) {
       for (const specifier of await runtimeImports(file)) {
-        if (/^(fuse-native|sodium-native|node-gyp-build)$/.test(specifier)) offenders.push(`${file} → ${specifier}`)
+        if (/^(fuse-native|sodium-native|udx-native|node-gyp-build)$/.test(specifier)) offenders.push(`${file} → ${specifier}`)
       }
     }
   }

@@ -39,6 +39,7 @@ declare module 'hyperdht' {
     firewalled?: boolean
     ephemeral?: boolean
     keyPair?: KeyPair
+    udx?: unknown
   }
   export default class HyperDHT {
     constructor (options?: HyperDHTOptions)

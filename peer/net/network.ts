@@ -6,6 +6,7 @@
 // Peers in `isRemoved` are refused before any data flows; peers that fail admission are refused for a
 // while, so their redials cost nothing.
 import HyperDHT from 'hyperdht'
+import { udxWithSocketBuffers } from '../../native/udx.js'
 import type { KeyPair } from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
 import type { PeerDiscovery, SwarmSocket } from 'hyperswarm'
@@ -76,6 +77,7 @@ export class Network implements Transport {
     this.options = options
     this.id = options.keyPair.publicKey.toString('hex')
     this.dht = new HyperDHT({
+      udx: udxWithSocketBuffers(),
       keyPair: options.keyPair,
       ...(options.bootstrap !== undefined ? { bootstrap: options.bootstrap } : {}),
       ...(options.host !== undefined ? { host: options.host, firewalled: false } : {})
