@@ -2,7 +2,8 @@
 // the network as thousands of ~1.2 KB datagrams, and a receiver whose JS thread is busy for a moment
 // (a collection, decrypting a 4 MiB message) overflowed the kernel's default 208 KiB receive buffer:
 // writing 768 MiB on three peers dropped ~150,000 datagrams, each a retransmission and a backed-off
-// congestion window. With 4 MiB, none were dropped (the kernel caps the size at net.core.rmem_max).
+// congestion window. With 4 MiB, none were dropped (the kernel caps the sizes at net.core.rmem_max
+// and wmem_max).
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
