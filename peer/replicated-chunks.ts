@@ -28,6 +28,7 @@ import type { ChunkMessage } from './net/wire.js'
 export const REPLICAS_DEFAULT = 3
 // Per request and per hop of a chain: a replica that does not answer in time is skipped for the next.
 const REQUEST_TIMEOUT_MS = 5_000
+const UP_POLL_MS = 50 // how often a read waiting for a holder to connect looks again
 const NO_CHUNK = new Uint8Array(CHUNK_ID_BYTES) // the chunk id of a Sync, which names none
 type PutKind = typeof ChunkKind.Put | typeof ChunkKind.PutBuffered
 /** A replica keeps what a writer sent it this long before it may collect it as unreferenced. */
@@ -380,7 +381,7 @@ export class ReplicatedChunks implements ChunkService {
     return await fetch
   }
 
-  private async fetchOnce (id: Buffer): Promise<Buffer | null> {
+  private async fetchOnce (id: Buffer, waited = false): Promise<Buffer | null> {
     const key = chunkIdToHex(id)
     const up = this.network.upPeers()
     const listed = this.holdersOf(key).filter((peer) => up.includes(peer))
@@ -424,8 +425,22 @@ export class ReplicatedChunks implements ChunkService {
       }
       launch() // that one failed: the next holder at once, whatever is still in flight
     }
+    // Holders the metadata lists that are not connected yet (a read right after this daemon started,
+    // say) get up to a request's timeout to come up before the chunk counts as unreachable.
+    const unconnected = this.holdersOf(key).filter((peer) => peer !== this.network.id && !up.includes(peer))
+    if (!waited && unconnected.length > 0 && await this.anyComesUp(unconnected, REQUEST_TIMEOUT_MS)) return await this.fetchOnce(id, true)
     this.stats.fetchFailures++
     throw new FsError(Errno.EIO, `no reachable peer holds a good copy of chunk ${key}`)
+  }
+
+  /** Whether any of `peers` is up within `ms` (looked at every UP_POLL_MS). */
+  private async anyComesUp (peers: readonly string[], ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, UP_POLL_MS))
+      if (this.network.upPeers().some((peer) => peers.includes(peer))) return true
+    }
+    return false
   }
 
   /** One get; null when the peer did not answer in time or the connection went. */

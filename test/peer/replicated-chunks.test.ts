@@ -300,6 +300,23 @@ test('reading: a slow holder asked first is hedged; the fast one answers', async
   t.is(setup.chunks.stats.peers[second]?.fetched, 1, 'the other one served it')
 })
 
+test('reading just after a start: a holder not connected yet is waited for, up to a request timeout, not EIO', async (t) => {
+  const [a, b] = peerIds(2) as [string, string]
+  const setup = await setUp(t, { [a]: 'stores', [b]: 'stores' })
+  const { id, plaintext } = plant(setup, [a])
+  setup.network.up = [b] // b holds nothing; a, the holder, connects 300 ms later
+  const connected = setTimeout(() => { setup.network.up = null }, 300)
+  t.teardown(() => clearTimeout(connected))
+  const started = Date.now()
+  const bytes = await setup.chunks.read(id, 0, 4096)
+  t.ok(bytes.equals(plaintext.subarray(0, 4096)), `read once the holder came up (${Date.now() - started} ms)`)
+  setup.network.up = [b]
+  const { id: other } = plant(setup, [a])
+  const waitedFrom = Date.now()
+  t.is(await errnoOf(setup.chunks.read(other, 0, 10)), Errno.EIO, 'a holder that never comes up: EIO')
+  t.ok(Date.now() - waitedFrom >= 4_000, 'after waiting about a request timeout for it')
+})
+
 test('reading: a bad copy is caught, counted, and its sender asked last from then on', async (t) => {
   const [a, b] = peerIds(2) as [string, string]
   const setup = await setUp(t, { [a]: 'stores', [b]: 'stores' })
