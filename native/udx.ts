@@ -1,5 +1,5 @@
 // The UDP transport under hyperswarm (udx-native), with roomier socket buffers. Every chunk crosses
-// the network as thousands of ~1.2 KB datagrams, and a receiver whose JS thread is busy for a moment
+// the network as thousands of datagrams, and a receiver whose JS thread is busy for a moment
 // (a collection, decrypting a 4 MiB message) overflowed the kernel's default 208 KiB receive buffer:
 // writing 768 MiB on three peers dropped ~150,000 datagrams, each a retransmission and a backed-off
 // congestion window. With 4 MiB, none were dropped (the kernel caps the sizes at net.core.rmem_max
@@ -14,7 +14,6 @@ interface UdxSocket {
   once: (event: 'listening', listener: () => void) => unknown
   setRecvBufferSize: (bytes: number) => number
   setSendBufferSize: (bytes: number) => number
-  getRecvBufferSize: () => number
 }
 
 /** A udx-native instance, as HyperDHT's `udx` option takes it. */

@@ -24,6 +24,7 @@ async function bound (udx: ReturnType<typeof udxWithSocketBuffers>): Promise<Bou
 
 test('sockets of the transport ask for 4 MiB buffers, as far as the kernel allows', async (t) => {
   const limit = Number((await readFile('/proc/sys/net/core/rmem_max', 'utf8')).trim())
+  const sendLimit = Number((await readFile('/proc/sys/net/core/wmem_max', 'utf8')).trim())
   const roomy = await bound(udxWithSocketBuffers())
   const small = await bound(udxWithSocketBuffers(64 * 1024))
   t.teardown(async () => { await roomy.close(); await small.close() })
@@ -31,5 +32,6 @@ test('sockets of the transport ask for 4 MiB buffers, as far as the kernel allow
   // Linux reports twice what was set (its bookkeeping overhead included).
   t.ok(roomy.getRecvBufferSize() >= expected, `receive buffer ${roomy.getRecvBufferSize()} ≥ ${expected}`)
   t.ok(small.getRecvBufferSize() < roomy.getRecvBufferSize() || expected <= 64 * 1024, 'a smaller request gets a smaller buffer')
-  t.ok(roomy.getSendBufferSize() > 0)
+  const expectedSend = Math.min(SOCKET_BUFFER_BYTES, sendLimit)
+  t.ok(roomy.getSendBufferSize() >= expectedSend, `send buffer ${roomy.getSendBufferSize()} ≥ ${expectedSend}`)
 })
