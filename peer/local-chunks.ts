@@ -102,7 +102,7 @@ export class LocalChunks implements ChunkService {
   }
 
   /** Stores a sealed chunk from a peer (see ChunkStore.putSealed), evicting cached copies if the disk is full. */
-  async putSealed (id: Buffer, sealed: Uint8Array, options: { durable: boolean } = { durable: true }): Promise<void> {
+  async putSealed (id: Buffer, sealed: Uint8Array, options: { durable: boolean, keepWhole?: boolean } = { durable: true }): Promise<void> {
     await this.withRoom(sealed.length, async () => await this.store.putSealed(id, sealed, options))
   }
 

@@ -533,7 +533,8 @@ export class ReplicatedChunks implements ChunkService {
     try {
       this.diskCache?.replicated(id)
       this.local.hold(id, UNCOMMITTED_HOLD_MS)
-      await this.local.putSealed(id, message.payload)
+      // A writer's copy may reuse one stored whole; a repair or rebalance copy (Put) replaces it.
+      await this.local.putSealed(id, message.payload, { durable: true, keepWhole: kind === ChunkKind.PutBuffered })
       if (kind === ChunkKind.Put) await this.local.sync()
       this.stats.stored++
     } catch (error) {

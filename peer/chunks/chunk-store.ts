@@ -129,10 +129,23 @@ export class ChunkStore {
    * what repair of a corrupt copy needs. Durable once a sync() called after it has resolved, unless
    * `durable` is false (a copy kept only to serve reads: a crash costs a refetch, never a sync). With
    * `blocks`, resolves with the verified plaintext block by block (a copy about to be read: decrypted
-   * once, not again by the read); otherwise with null.
+   * once, not again by the read); otherwise with null. With `keepWhole` (a writer's copy of a chunk,
+   * not a repair), a copy already stored whole is kept as put() keeps it: the same content written
+   * again (a file copied twice, rewritten unchanged) costs no file create and rename on every holder.
    */
-  async putSealed (id: ChunkId, sealed: Uint8Array, options: { durable: boolean, blocks?: boolean } = { durable: true }): Promise<Buffer[] | null> {
+  async putSealed (id: ChunkId, sealed: Uint8Array, options: { durable: boolean, blocks?: boolean, keepWhole?: boolean } = { durable: true }): Promise<Buffer[] | null> {
     const wantBlocks = options.blocks === true
+    if (options.keepWhole === true && !wantBlocks) {
+      const hex = chunkIdToHex(id)
+      assertChunkId(id)
+      const kept = await this.exclusive(hex, async () => {
+        if (!await this.hasWhole(hex, sealed.length)) return false
+        if (options.durable) this.unsyncedFiles.add(hex) // it may be unsynced still: the next sync covers it
+        this.touchedDirectories.add(fanoutName(hex))
+        return true
+      })
+      if (kept) return null
+    }
     let blocks: Buffer[] | null
     // A whole chunk is verified on the worker: on this thread it would stall every FUSE request ~7 ms.
     if (this.sealPool !== null && sealed.length >= SEAL_POOL_BYTES_MIN) {

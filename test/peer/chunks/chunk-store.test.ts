@@ -2,7 +2,7 @@
 // file (a flipped byte, a torn or truncated write, blocks swapped on disk) fails reads of the affected
 // blocks and verify() while other blocks still read, that no plaintext reaches the disk, dedupe, delete,
 // list, stats, putSealed's verification, and that reads pread only the blocks they need.
-import { readFile, readdir, truncate, writeFile } from 'node:fs/promises'
+import { readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'brittle'
 import { chunkIdOf, chunkIdToHex } from '../../../peer/chunks/chunk-id.js'
@@ -180,6 +180,29 @@ test('putSealed stores verified replicas and refuses damaged ones', async (t) =>
   t.absent(await target.store.has(id), 'nothing damaged was stored')
   await target.store.putSealed(id, sealed)
   sameBytes(t, await target.store.read(id, 1000, 5000), plaintext.subarray(1000, 6000))
+})
+
+test('putSealed with keepWhole keeps a whole copy, replaces a torn one, and counts it as written', async (t) => {
+  const source = await tempStore(t)
+  const target = await tempStore(t, { encryptionKey: source.keys.encryptionKey, idKey: source.keys.idKey })
+  const plaintext = patterned(3000, 4)
+  const id = await source.store.put(plaintext)
+  const sealed = await source.store.readSealed(id)
+  const file = chunkPath(target.dir, id)
+  await target.store.putSealed(id, sealed, { durable: true, keepWhole: true })
+  await target.store.sync()
+  const { ino } = await stat(file)
+  await target.store.putSealed(id, sealed, { durable: true, keepWhole: true })
+  t.is((await stat(file)).ino, ino, 'a whole copy is kept: no new file renamed over it')
+  t.ok(target.store.hasUnsynced(), 'the kept copy counts as written, so the next sync covers it')
+  await target.store.putSealed(id, sealed, { durable: true })
+  t.not((await stat(file)).ino, ino, 'without keepWhole (repair) the copy is replaced')
+  await truncate(file, 100)
+  await target.store.putSealed(id, sealed, { durable: true, keepWhole: true })
+  sameBytes(t, await target.store.read(id, 0, 3000), plaintext, 'a torn copy is replaced')
+  const damaged = Buffer.from(sealed)
+  damaged[damaged.length - 1]! ^= 1
+  await t.exception(target.store.putSealed(chunkIdOf(Buffer.from('other'), source.keys.idKey), damaged, { durable: true, keepWhole: true }), ChunkCorruptError, 'a chunk not stored here is still verified')
 })
 
 test('a chunk written by one store instance is read by the next; stale temp files are swept', async (t) => {
