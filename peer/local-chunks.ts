@@ -45,6 +45,9 @@ export class LocalChunks implements ChunkService {
   private readonly pins = new Map<string, number>()
   // chunk → when the hold ends, and whether a file already referenced the chunk when it began
   private readonly holds = new Map<string, { untilMs: number, referencedWhenHeld: boolean }>()
+  // One timer for every hold, set for the earliest end: a timer per hold kept one alive for ten minutes
+  // per chunk replicated here (thousands during a tree copy), long after most commits released them.
+  private holdSweep: { timer: NodeJS.Timeout, atMs: number } | null = null
   private readonly state: () => FsState
   private deletions = 0
 
@@ -149,9 +152,32 @@ export class LocalChunks implements ChunkService {
     const key = chunkIdToHex(id)
     const previous = this.holds.get(key)
     const referencedWhenHeld = (previous?.referencedWhenHeld ?? false) || this.state().chunkReferences.has(key)
-    this.holds.set(key, { untilMs: Date.now() + ms, referencedWhenHeld })
+    const untilMs = Date.now() + ms
+    this.holds.set(key, { untilMs, referencedWhenHeld })
     if (previous === undefined) this.pin(key)
-    setTimeout(() => this.releaseHold(key, false), ms).unref()
+    this.sweepHoldsAt(untilMs)
+  }
+
+  /** Makes sure the hold sweep runs no later than `atMs`. */
+  private sweepHoldsAt (atMs: number): void {
+    if (this.holdSweep !== null && this.holdSweep.atMs <= atMs) return
+    if (this.holdSweep !== null) clearTimeout(this.holdSweep.timer)
+    const timer = setTimeout(() => {
+      this.holdSweep = null
+      this.endExpiredHolds()
+    }, Math.max(0, atMs - Date.now()))
+    timer.unref()
+    this.holdSweep = { timer, atMs }
+  }
+
+  private endExpiredHolds (): void {
+    const now = Date.now()
+    let next = Infinity
+    for (const [key, { untilMs }] of [...this.holds]) {
+      if (untilMs <= now) this.releaseHold(key, false)
+      else next = Math.min(next, untilMs)
+    }
+    if (next < Infinity) this.sweepHoldsAt(next)
   }
 
   /**
@@ -294,6 +320,8 @@ export class LocalChunks implements ChunkService {
   }
 
   async close (): Promise<void> {
+    if (this.holdSweep !== null) clearTimeout(this.holdSweep.timer)
+    this.holdSweep = null
     await this.store.close()
     await this.sealPool.close()
   }

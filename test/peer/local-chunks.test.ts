@@ -2,7 +2,9 @@
 // its writer may still commit it; once a file came to reference it and is gone again, the hold is over
 // and the copy is deleted at once (not minutes later, keeping a full disk full); a copy that some file
 // already referenced when it was held keeps its hold (that writer's own commit may still be coming), and
-// a repair or rebalance copy stays held until the metadata lists this peer for it.
+// a repair or rebalance copy stays held until the metadata lists this peer for it; holds end when their
+// time is up, all under one timer.
+import { createHook } from 'node:async_hooks'
 import test from 'brittle'
 import type { Test } from 'brittle'
 import { randomBytes } from '../../native/crypto.js'
@@ -85,4 +87,24 @@ test('a repair or rebalance copy stays held until the metadata lists this peer f
   references.set(chunkIdToHex(freshId), 1) // the writer's commit
   local.releaseCommittedHolds(() => false)
   t.absent(local.isPinned(chunkIdToHex(freshId)), 'a new chunk is released by its commit, listed here or not (the writer recorded who stored it)')
+})
+
+test('holds end when their time is up, all under one timer', async (t) => {
+  const { keys, local } = await openLocal(t)
+  const ids = Array.from({ length: 200 }, () => chunkIdOf(randomBytes(100), keys.idKey))
+  let timers = 0
+  const counter = createHook({ init (_id, type) { if (type === 'Timeout') timers++ } }).enable()
+  for (const id of ids) local.hold(id, HOLD_MS)
+  counter.disable()
+  t.ok(timers <= 1, `200 holds set ${timers} timers`)
+  const short = chunkIdOf(randomBytes(100), keys.idKey)
+  local.hold(short, 100) // ends before the others: the sweep is moved up
+  t.ok(local.isPinned(chunkIdToHex(short)), 'held')
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  t.absent(local.isPinned(chunkIdToHex(short)), 'its time is up: no longer held')
+  t.ok(ids.every((id) => local.isPinned(chunkIdToHex(id))), 'the longer holds go on')
+  local.hold(ids[0]!, 100) // renewed with a shorter time: it ends then
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  t.absent(local.isPinned(chunkIdToHex(ids[0]!)), 'a renewed hold ends at its new time')
+  t.ok(local.isPinned(chunkIdToHex(ids[1]!)))
 })
