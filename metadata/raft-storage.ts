@@ -67,6 +67,7 @@ export class RaftStorage implements WritableStorage {
     await reconcileWithSnapshot(wal, snapshot)
     const first = Math.max(wal.firstIndex(), snapshot.metadata.index + 1)
     const entries = first <= wal.lastIndex() ? wal.entries(first, wal.lastIndex() + 1).map(decodeEntry) : []
+    wal.releasePayloads() // the entries live on in `entries` (entriesInMemory), not twice
     const saved = (await loadHardState(directory)) ?? { term: 0, vote: null, commit: 0 }
     const lastIndex = snapshot.metadata.index + entries.length
     const lastTerm = entries.at(-1)?.term ?? snapshot.metadata.term

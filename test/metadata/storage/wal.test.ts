@@ -26,6 +26,27 @@ test('round trip across reopen', async (t) => {
   t.is(reopened.recovery.tornBytes, 0)
 })
 
+test('released payloads: terms, appends, truncation and compaction go on; entries() is refused; reopen reads them all', async (t) => {
+  const directory = await t.tmp()
+  const wal = await Wal.open(directory)
+  await wal.append(records(1, 3, 1))
+  wal.releasePayloads()
+  await wal.append(records(4, 6, 2))
+  t.is(wal.term(2), 1)
+  t.is(wal.term(5), 2)
+  t.is(wal.lastIndex(), 6)
+  t.exception(() => wal.entries(1, 2), /payloads were released/)
+  await wal.truncateSuffix(6)
+  await wal.append(records(6, 7, 3))
+  await wal.compact(1)
+  t.is(wal.firstIndex(), 2)
+  await wal.close()
+  const reopened = await Wal.open(directory)
+  t.teardown(() => reopened.close())
+  t.alike(texts(reopened.entries(2, 8)), ['entry-2', 'entry-3', 'entry-4', 'entry-5', 'entry-6', 'entry-7'])
+  t.is(reopened.term(6), 3)
+})
+
 test('group commit: 256 concurrent appends cost 2 fdatasyncs, sequential ones cost one each', async (t) => {
   const wal = await Wal.open(await t.tmp())
   t.teardown(() => wal.close())
