@@ -1,6 +1,8 @@
 // Permission checks the kernel would make with default_permissions, made here instead. Without that
 // option the kernel needs no fresh attributes of every directory on a path walk (attr_timeout=0 would
-// cost a GETATTR round trip per directory per walk), so each op reaching us checks the caller itself:
+// cost a GETATTR round trip per directory per walk), so each op reaching us checks the caller itself.
+// What never reaches us, the opening of a FIFO or socket, the kernel checks only with the option: a
+// mount shared with other users (allow_other) has it, so there these checks are a second line:
 // search permission on every ancestor, then what the op needs (POSIX, as Linux's may_open, may_create,
 // may_delete, setattr_prepare and may_linkat decide it). The VFS still checks what it checks for every
 // filesystem (trusted.* xattrs, CAP_MKNOD, suid clearing on chown and write).

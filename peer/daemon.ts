@@ -213,7 +213,9 @@ export class Daemon {
     }
     this.mount = createOperations(metadata, this.replicated ?? chunks, { peerId: this.peer.id, closeToOpen: this.network !== undefined, logger })
     this.fuse = await FuseMount.mount(this.options.mount, this.mount.operations, {
-      extraOptions: this.options.allowOther ? ['allow_other'] : [],
+      // Shared with other users, the kernel checks permissions too: FIFOs and sockets are opened by the
+      // kernel alone, so only default_permissions keeps their mode bits (mount/permissions.ts).
+      extraOptions: this.options.allowOther ? ['allow_other', 'default_permissions'] : [],
       onError: (operation, error) => logger.error('fuse.unexpected_error', { op: operation, error: errorOf(error), stack: (error as Error).stack }),
       onAnswered: (operation, seconds) => { this.fuseLatency.observe(operation, seconds) }
     })

@@ -92,6 +92,23 @@ test('search permission: nobody cannot reach into a 0700 directory, through any 
   t.is(await shOk(t, `ls ${m}/private/open; stat -c %a ${m}/private/open/f`, 'unchanged'), 'f\n666\n', 'nothing changed')
 })
 
+test('FIFOs and sockets, which the kernel opens without asking the daemon, keep their mode bits', T, async (t) => {
+  const peer = await openPeer(t)
+  const m = peer.mountpoint
+  const node = q(process.execPath)
+  await shOk(t, `mkdir -m 0777 ${m}/pub && chmod 0777 ${m}/pub && mkfifo -m 0600 ${m}/pub/roots && mkfifo -m 0666 ${m}/pub/open && ` +
+    `${AS_NOBODY} mkfifo -m 0077 ${m}/pub/own && ${node} -e ${q(`require('net').createServer().listen('${m}/pub/sock', () => process.exit(0))`)} && chmod 0700 ${m}/pub/sock`,
+  'FIFOs of root (0600, 0666) and of nobody (0077), a socket of root (0700)')
+  const attempts = `
+const { closeSync, constants: { O_NONBLOCK, O_RDONLY, O_RDWR }, openSync } = require('node:fs')
+const fifo = (name, flags) => { try { closeSync(openSync('${m}/pub/' + name, flags)); return 'OK' } catch (error) { return error.code } }
+const opens = ['roots', 'own', 'open'].flatMap((name) => [fifo(name, O_RDONLY | O_NONBLOCK), fifo(name, O_RDWR)])
+require('net').connect('${m}/pub/sock').on('connect', () => { console.log(...opens, 'OK'); process.exit(0) }).on('error', (error) => console.log(...opens, error.code))`
+  t.is(await shOk(t, `${AS_NOBODY} ${node} -e ${q(attempts)}`, 'nobody opens them'), 'EACCES EACCES EACCES EACCES OK OK EACCES\n',
+    "not root's 0600 FIFO, not its own 0077 one (owner bits), the 0666 one; not root's 0700 socket")
+  t.is(await shOk(t, `${node} -e ${q(attempts)}`, 'root opens them'), 'OK OK OK OK OK OK ECONNREFUSED\n', 'root may (nobody listens on the socket)')
+})
+
 test('access(2), touch with write permission, execute bits, and setgid on chmod outside the group', T, async (t) => {
   const peer = await openPeer(t)
   const m = peer.mountpoint
