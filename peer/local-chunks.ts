@@ -16,6 +16,7 @@ import { SILENT_LOGGER } from './log.js'
 import type { Logger } from './log.js'
 
 const READ_HANDLES_MAX = 512
+const HOLD_SWEEP_GAP_MS = 1_000 // holds end up to this late, so sweeps over all of them stay rare
 
 export interface LocalChunksOptions {
   directory: string
@@ -177,7 +178,8 @@ export class LocalChunks implements ChunkService {
       if (untilMs <= now) this.releaseHold(key, false)
       else next = Math.min(next, untilMs)
     }
-    if (next < Infinity) this.sweepHoldsAt(next)
+    // Holds that end a moment apart (a tree copied ten minutes ago) would each wake a sweep over all.
+    if (next < Infinity) this.sweepHoldsAt(Math.max(next, now + HOLD_SWEEP_GAP_MS))
   }
 
   /**
