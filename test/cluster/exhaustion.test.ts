@@ -8,7 +8,8 @@
 //      again. When
 //      something else fills its disk to the last byte, the daemon stops rather than corrupt its log,
 //      and once room is back it restarts, catches up and reads every file intact.
-//   2. Every peer runs out of room: writes fail with ENOSPC (never EIO, never a hang), every file
+//   2. Every peer runs out of room: writes of new content fail with ENOSPC (never EIO, never a hang),
+//      a copy of content stored already still succeeds (it needs no room for chunks), every file
 //      written before reads back intact on every mount, the daemons keep running, and deleting the
 //      partial file makes room for new writes.
 import test from 'brittle'
@@ -170,11 +171,16 @@ test('every peer out of room: writes fail with ENOSPC, nothing written before is
   t.not(fill.code, 0, 'writing past the room fails')
   t.ok(/No space left on device/.test(fill.stderr), 'with ENOSPC')
   t.absent(/Input\/output error/.test(fill.stderr), 'not EIO')
-  const copy = await writer.sh(`cp ${sources}/a1 a2`)
-  t.ok(copy.code !== 0 && /No space left on device/.test(copy.stderr), `another write fails the same way: ${copy.stderr.trim()}`)
+  await makeSources(cluster, ['a2'], FILE_MB)
+  const copy = await writer.sh(`cp ${sources}/a2 a2`)
+  t.ok(copy.code !== 0 && /No space left on device/.test(copy.stderr), `another write of new content fails the same way: ${copy.stderr.trim()}`)
+  // Content-addressed: every chunk of a1 is stored whole on its holders already, so a copy takes no room.
+  const again = await writer.sh(`cp ${sources}/a1 a1-again`)
+  t.is(again.code, 0, `a copy of content stored already needs no room for chunks: ${again.stderr.trim()}`)
+  const stored = new Map([...before, ['a1-again', before.get('a1')!]])
 
   t.ok(peers.every((peer) => peer.running), 'every daemon keeps running')
-  await allReadBack(t, peers, before, 'out of room')
+  await allReadBack(t, peers, stored, 'out of room')
   t.is((await peers[1]!.sh('mkdir still-works && rmdir still-works')).code, 0, 'metadata changes still work')
 
   await writer.sh('rm -f fill a2')
@@ -184,5 +190,5 @@ test('every peer out of room: writes fail with ENOSPC, nothing written before is
   }, 'every peer to have room again after the delete')
   const after = await makeSources(cluster, ['b1'], AFTER_MB)
   t.is((await writer.sh(`cp ${sources}/b1 b1`)).code, 0, 'once the partial file is deleted, a new write succeeds')
-  await allReadBack(t, peers, new Map([...before, ...after]), 'after making room')
+  await allReadBack(t, peers, new Map([...stored, ...after]), 'after making room')
 }))
