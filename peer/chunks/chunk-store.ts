@@ -136,14 +136,8 @@ export class ChunkStore {
   async putSealed (id: ChunkId, sealed: Uint8Array, options: { durable: boolean, blocks?: boolean, keepWhole?: boolean } = { durable: true }): Promise<Buffer[] | null> {
     const wantBlocks = options.blocks === true
     if (options.keepWhole === true && !wantBlocks) {
-      const hex = chunkIdToHex(id)
       assertChunkId(id)
-      const kept = await this.exclusive(hex, async () => {
-        if (!await this.hasWhole(hex, sealed.length)) return false
-        if (options.durable) this.unsyncedFiles.add(hex) // it may be unsynced still: the next sync covers it
-        this.touchedDirectories.add(fanoutName(hex))
-        return true
-      })
+      const kept = await this.exclusive(chunkIdToHex(id), async (hex) => await this.keptWhole(hex, sealed.length, options.durable))
       if (kept) return null
     }
     let blocks: Buffer[] | null
@@ -310,12 +304,9 @@ export class ChunkStore {
   /** `onSealed` gets the sealed bytes as soon as they exist, before they are written (replication starts then). */
   private async putOnce (plaintext: Uint8Array, id: ChunkId, hex: string, presealed: Buffer | null, onSealed: (id: ChunkId, sealed: Buffer) => void): Promise<ChunkId> {
     // A file of the right size under this name was renamed into place whole, so it is whole unless a
-    // crash tore it before its sync or the disk altered it (the scrubber's job). It may still be
-    // unsynced (written a moment ago, or by a previous run that never synced), so the hit counts as written.
+    // crash tore it before its sync or the disk altered it (the scrubber's job).
     const sealedBytes = layoutFor(plaintext.length).sealedBytes
-    if (await this.hasWhole(hex, sealedBytes)) {
-      this.unsyncedFiles.add(hex)
-      this.touchedDirectories.add(fanoutName(hex))
+    if (await this.keptWhole(hex, sealedBytes, true)) {
       if (presealed !== null) onSealed(id, presealed)
       return id
     }
@@ -326,11 +317,19 @@ export class ChunkStore {
     return id
   }
 
-  private async hasWhole (hex: string, sealedBytes: number): Promise<boolean> {
-    return await stat(this.chunkPath(hex)).then((info) => info.size === sealedBytes, (error: unknown) => {
+  /**
+   * Whether a file of `sealedBytes` is stored under this chunk's name already; if so it counts as
+   * written, since it may not be synced yet (written a moment ago, or by a run that never synced).
+   */
+  private async keptWhole (hex: string, sealedBytes: number, durable: boolean): Promise<boolean> {
+    const whole = await stat(this.chunkPath(hex)).then((info) => info.size === sealedBytes, (error: unknown) => {
       if (isNotFound(error)) return false
       throw error
     })
+    if (!whole) return false
+    if (durable) this.unsyncedFiles.add(hex)
+    this.touchedDirectories.add(fanoutName(hex))
+    return true
   }
 
   /**
