@@ -31,7 +31,7 @@ interface Binding {
 function loadBinding (): Binding {
   const directory = path.dirname(require.resolve('fuse-native/package.json'))
   const binding = nodeGypBuild(directory) as unknown as Binding
-  if (binding.swarmfs_patch !== 2) {
+  if (binding.swarmfs_patch !== 4) {
     throw new Error('fuse-native was not built with swarmfs\'s patch: run `npm rebuild` or `sh native/build-addon.sh`')
   }
   return binding
