@@ -6,6 +6,7 @@ import type { ChunkRef } from '../metadata/fs/inode.js'
 import type { FsState } from '../metadata/fs/state.js'
 import type { ChunkService } from '../mount/services.js'
 import { CachedChunkReader } from './chunks/cached-chunk-reader.js'
+import { BlockRecycler } from './chunks/block-recycler.js'
 import { ChunkCache } from './chunks/chunk-cache.js'
 import { chunkIdFromHex, chunkIdToHex } from './chunks/chunk-id.js'
 import { ChunkStore } from './chunks/chunk-store.js'
@@ -81,7 +82,8 @@ export class LocalChunks implements ChunkService {
       ...(options.flushIntervalMs !== undefined ? { flushIntervalMs: options.flushIntervalMs } : {}),
       onFlushError: (error) => { logger.warn('chunks.flush_failed', { error: error instanceof Error ? error : String(error), action: 'retried at the next sync' }) }
     })
-    const cache = new ChunkCache({ bytesMax: options.cacheBytesMax })
+    const recycler = new BlockRecycler((buffers) => { sealPool.recycle(buffers) })
+    const cache = new ChunkCache({ bytesMax: options.cacheBytesMax, onEvicted: (block) => { recycler.give(block) } })
     return new LocalChunks(store, sealPool, cache, state, logger)
   }
 

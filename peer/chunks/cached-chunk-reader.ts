@@ -8,6 +8,7 @@ import type { ChunkCache } from './chunk-cache.js'
 import { type ChunkLayout, blockRange, copyPlaintextRangeInto } from './sealed-chunk.js'
 
 export const LAYOUTS_MAX = 4096 // chunk headers remembered, so a fully cached read touches no disk
+const CACHED_ATTEMPTS = 3 // tries through the cache before a read whose blocks keep being evicted goes past it
 
 /** Where missing blocks come from; ChunkStore satisfies it. Returned blocks must be authenticated. */
 export interface BlockSource {
@@ -43,8 +44,18 @@ export class CachedChunkReader {
     const layout = await this.layoutOf(id, hex)
     const range = blockRange(layout, offset, target.length)
     if (range.blockCount === 0) return 0
-    const blocks = await Promise.all(this.blockPromises(id, hex, range.firstBlock, range.blockCount))
     const end = Math.min(offset + target.length, layout.plaintextBytes)
+    // A block evicted while this read waited may have been handed back for reuse (BlockRecycler), which
+    // empties it here: ask again, and after a few tries read the blocks past the cache. Check and copy
+    // in one synchronous step, so nothing can take a block in between.
+    for (let attempt = 0; attempt < CACHED_ATTEMPTS; attempt++) {
+      const blocks = await Promise.all(this.blockPromises(id, hex, range.firstBlock, range.blockCount))
+      if (blocks.some((block) => block.length === 0)) continue
+      copyPlaintextRangeInto(blocks, offset - range.plaintextOffset, end - range.plaintextOffset, target)
+      return end - offset
+    }
+    this.sourceReads++
+    const blocks = await this.source.readBlocks(id, range.firstBlock, range.blockCount)
     copyPlaintextRangeInto(blocks, offset - range.plaintextOffset, end - range.plaintextOffset, target)
     return end - offset
   }

@@ -10,6 +10,8 @@ const BLOCKS_PER_CHUNK_MAX = CHUNK_BYTES / BLOCK_BYTES_MIN
 
 export interface ChunkCacheOptions {
   readonly bytesMax: number
+  /** Gets each block evicted or deleted (not one merely replaced); a reader may still hold it. */
+  readonly onEvicted?: (block: Buffer) => void
 }
 
 export interface ChunkCacheStats {
@@ -30,7 +32,8 @@ export class ChunkCache {
     this.blocks = new LRUCache<string, Buffer>({
       maxSize: options.bytesMax,
       sizeCalculation: (block) => block.length, // blocks are never empty, as lru-cache requires
-      maxEntrySize: options.bytesMax
+      maxEntrySize: options.bytesMax,
+      ...(options.onEvicted !== undefined ? { dispose: evictedTo(options.onEvicted) } : {})
     })
   }
 
@@ -61,6 +64,10 @@ export class ChunkCache {
   stats (): ChunkCacheStats {
     return { hits: this.hits, misses: this.misses, blocks: this.blocks.size, bytes: this.blocks.calculatedSize, bytesMax: this.blocks.maxSize }
   }
+}
+
+function evictedTo (onEvicted: (block: Buffer) => void): (block: Buffer, key: string, reason: LRUCache.DisposeReason) => void {
+  return (block, _key, reason) => { if (reason === 'evict' || reason === 'delete') onEvicted(block) }
 }
 
 function blockKey (id: Uint8Array, blockIndex: number): string {

@@ -62,6 +62,21 @@ export class SealPool {
     return response.plaintextBlocks?.map(toBuffer) ?? null
   }
 
+  /**
+   * Hands whole-block buffers that nothing reads any more to a worker, to decrypt into again. Moving
+   * them empties (detaches) them here, so memory the cache let go of is reused instead of waiting for
+   * the collector, and no fresh ArrayBuffer counts towards V8's next full collection.
+   */
+  recycle (buffers: ArrayBuffer[]): void {
+    if (this.failure !== null || buffers.length === 0) return
+    const index = this.load.indexOf(Math.min(...this.load))
+    try {
+      this.workers[index]!.postMessage({ kind: 'spares', buffers } satisfies SealRequest, buffers)
+    } catch {
+      // One of them could not be moved (already detached): the collector takes them instead.
+    }
+  }
+
   private async run (request: (job: number) => SealRequest, transfer: ArrayBuffer[]): Promise<SealResponse> {
     if (this.failure !== null) throw this.failure
     const job = this.nextJob++

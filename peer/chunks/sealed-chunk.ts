@@ -145,7 +145,13 @@ export function blockSpan (layout: ChunkLayout, firstBlock: number, blockCount: 
  * Opens the blocks of `range` from exactly their sealed bytes (as pread from the stored chunk) and
  * returns one plaintext Buffer per block. Authenticates every block; any failure is a ChunkCorruptError.
  */
-export function openBlocks (layout: ChunkLayout, range: BlockRange, sealedBlocks: Uint8Array, id: Uint8Array, encryptionKey: Uint8Array): Buffer[] {
+/** Memory for one block's plaintext: a Buffer of exactly `bytes` bytes whose contents may be anything. */
+export type BlockAllocator = (bytes: number) => Buffer
+
+// Slow = unpooled: a small last block must not pin an 8 KiB pool slab while a cache holds it.
+const allocateBlock: BlockAllocator = (bytes) => Buffer.allocUnsafeSlow(bytes)
+
+export function openBlocks (layout: ChunkLayout, range: BlockRange, sealedBlocks: Uint8Array, id: Uint8Array, encryptionKey: Uint8Array, allocate = allocateBlock): Buffer[] {
   assertChunkId(id)
   if (sealedBlocks.length !== range.sealedBytes) {
     throw new ChunkCorruptError(`expected ${range.sealedBytes} sealed bytes for blocks ${range.firstBlock}+${range.blockCount}, got ${sealedBlocks.length}`)
@@ -155,8 +161,7 @@ export function openBlocks (layout: ChunkLayout, range: BlockRange, sealedBlocks
   const blocks: Buffer[] = []
   for (let index = range.firstBlock; index < range.firstBlock + range.blockCount; index++) {
     const start = blockSealedOffset(layout, index) - range.sealedOffset
-    // Slow = unpooled: a small last block must not pin an 8 KiB pool slab while a cache holds it.
-    const plaintext = Buffer.allocUnsafeSlow(blockPlaintextBytes(layout, index))
+    const plaintext = allocate(blockPlaintextBytes(layout, index))
     openBlockInto(plaintext, sealedBlocks.subarray(start, start + blockSealedBytes(layout, index)),
       fillAssociatedData(associatedData, id, header, index, layout.blockCount), encryptionKey, index)
     blocks.push(plaintext)
@@ -186,10 +191,10 @@ export function openChunk (sealed: Uint8Array, id: Uint8Array, keys: ChunkKeys):
 }
 
 /** The plaintext of a whole chunk cut into its blocks, each a copy with memory of its own (for a cache). */
-export function splitBlocks (plaintext: Uint8Array, layout: ChunkLayout): Buffer[] {
+export function splitBlocks (plaintext: Uint8Array, layout: ChunkLayout, allocate = allocateBlock): Buffer[] {
   return Array.from({ length: layout.blockCount }, (_, index) => {
     const start = index * layout.blockBytes
-    const block = Buffer.allocUnsafeSlow(blockPlaintextBytes(layout, index))
+    const block = allocate(blockPlaintextBytes(layout, index))
     block.set(plaintext.subarray(start, start + block.length))
     return block
   })

@@ -1,7 +1,8 @@
 // Proves the read-through reader: results equal the store's bytes for every range, cached blocks are
 // served without touching the source, missing blocks are read in contiguous runs, concurrent misses on a
 // block share one source read (single flight), and a failed source read fails every waiter and is
-// retried by the next read instead of being remembered.
+// retried by the next read instead of being remembered; a block emptied (handed back for reuse) while a
+// read waited for it is read again, never copied as it is.
 import test, { type Test } from 'brittle'
 import type { ChunkId } from '../../../peer/chunks/chunk-id.js'
 import { ChunkCache } from '../../../peer/chunks/chunk-cache.js'
@@ -102,4 +103,21 @@ test('a failed source read fails all its waiters and is not remembered', async (
   await t.exception(second, ChunkCorruptError)
   sameBytes(t, await reader.read(id, BLOCK_BYTES, 10), plaintext.subarray(BLOCK_BYTES, BLOCK_BYTES + 10), 'the next read retries the source')
   t.alike(source.calls, [[0, 1], [1, 1], [1, 1]])
+})
+
+test('a read whose blocks are emptied while it waits reads them again', async (t) => {
+  const { plaintext, id, source } = await setup(t)
+  // Evict every block the moment it is cached and empty it, as the recycler's move to the worker does.
+  const cache = new ChunkCache({ bytesMax: BLOCK_BYTES, onEvicted: (block) => { structuredClone(block.buffer, { transfer: [block.buffer] }) } })
+  const reader = new CachedChunkReader(source, cache)
+  sameBytes(t, await reader.read(id, 100, 3 * BLOCK_BYTES), plaintext.subarray(100, 100 + 3 * BLOCK_BYTES), 'the right bytes')
+  t.ok(source.calls.length > 3, 'the blocks were read again')
+  const random = seededRandom(5)
+  let wrong = 0
+  for (let round = 0; round < 50; round++) {
+    const offset = Math.floor(random() * plaintext.length)
+    const length = 1 + Math.floor(random() * 3 * BLOCK_BYTES)
+    if (!(await reader.read(id, offset, length)).equals(plaintext.subarray(offset, Math.min(offset + length, plaintext.length)))) wrong++
+  }
+  t.is(wrong, 0)
 })

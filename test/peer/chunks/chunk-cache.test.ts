@@ -42,3 +42,17 @@ test('least recently used blocks go first; hits and misses are counted', (t) => 
   t.exception.all(() => { cache.set(id, 5, Buffer.alloc(0)) }, RangeError)
   t.exception.all(() => new ChunkCache({ bytesMax: 0 }), RangeError)
 })
+
+test('evicted and deleted blocks are handed on; a block merely replaced is not', (t) => {
+  const evicted: number[] = []
+  const cache = new ChunkCache({ bytesMax: 2 * 64 * KiB, onEvicted: (block) => { evicted.push(block[0]!) } })
+  const id = randomBytes(32)
+  const block = (fill: number): Buffer => Buffer.alloc(64 * KiB, fill)
+  cache.set(id, 0, block(0))
+  cache.set(id, 1, block(1))
+  cache.set(id, 2, block(2)) // evicts block 0
+  cache.set(id, 2, block(3)) // replaces block 2: the old one may still be read by whoever inserted it
+  t.alike(evicted, [0])
+  cache.delete(id)
+  t.alike(evicted.sort(), [0, 1, 3], 'delete hands on every block of the chunk')
+})
