@@ -23,6 +23,7 @@ interface Binding {
   offsetof_fuse_thread_locals_t_caller_gid: number
   offsetof_fuse_thread_locals_t_caller_pid: number
   offsetof_fuse_thread_t_no_capability_xattrs: number
+  offsetof_fuse_thread_t_threads_started: number
   fuse_native_mount: (mnt: string, options: string, thread: Buffer, context: object, malloc: (size: number) => Buffer, handlers: unknown[], implemented: Uint32Array) => void
   fuse_native_unmount: (mnt: string, thread: Buffer) => void
   [key: string]: unknown
@@ -31,7 +32,7 @@ interface Binding {
 function loadBinding (): Binding {
   const directory = path.dirname(require.resolve('fuse-native/package.json'))
   const binding = nodeGypBuild(directory) as unknown as Binding
-  if (binding.swarmfs_patch !== 4) {
+  if (binding.swarmfs_patch !== 5) {
     throw new Error('fuse-native was not built with swarmfs\'s patch: run `npm rebuild` or `sh native/build-addon.sh`')
   }
   return binding
@@ -157,7 +158,7 @@ export class FuseMount {
   readonly mountpoint: string
   private readonly binding: Binding
   private readonly thread: Buffer
-  private readonly threads = new Set<Buffer>()
+  private readonly threadStates = new Set<Buffer>()
   private mounted = false
 
   private constructor (mountpoint: string, binding: Binding) {
@@ -209,9 +210,18 @@ export class FuseMount {
     this.thread.writeInt32LE(exist ? 0 : 1, this.binding.offsetof_fuse_thread_t_no_capability_xattrs)
   }
 
+  /**
+   * libfuse2's worker threads started so far, and the per-thread states the binding allocated for
+   * them: libfuse2 ends a thread once more than 10 are idle and starts another at the next burst, and
+   * an exiting thread hands its state on, so states stay at the most threads ever alive at once.
+   */
+  get threads (): { started: number, states: number } {
+    return { started: this.thread.readUInt32LE(this.binding.offsetof_fuse_thread_t_threads_started), states: this.threadStates.size }
+  }
+
   private allocate (size: number): Buffer {
     const buffer = Buffer.alloc(size)
-    this.threads.add(buffer) // per-FUSE-thread state; must stay alive as long as the mount
+    this.threadStates.add(buffer) // per-FUSE-thread state; must stay alive as long as the mount
     return buffer
   }
 }

@@ -293,6 +293,7 @@ export class Daemon {
       peers: views,
       network: this.network === undefined ? null : { ...this.network.stats },
       mountpoint: this.fuse?.mountpoint ?? null,
+      fuseThreads: this.fuse?.threads ?? null,
       pid: process.pid,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       memory: process.memoryUsage(),

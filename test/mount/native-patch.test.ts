@@ -4,17 +4,19 @@
 // the caller's uid/gid (so files a user creates would belong to the daemon, root); and it crashes or
 // fails on the null path libfuse2 hands over for an unlinked-but-open file. The patch also lets create
 // answer the fgetattr libfuse2 sends right after it: those attributes must be the new file's, and must
-// serve only that one fgetattr (later ones see later writes).
+// serve only that one fgetattr (later ones see later writes). libfuse2 ends a worker thread once more
+// than 10 are idle and starts new ones at the next burst: the binding must hand an exited thread's state
+// on to the next thread, not allocate one more that nothing frees (the unpatched binding does).
 import path from 'node:path'
 import test from 'brittle'
 import { NOBODY, fieldOf, probe, q, shOk, startPeer, valueOf } from '../helpers/mount.js'
-import { sh } from '../helpers/peer.js'
+import { CLI, sh } from '../helpers/peer.js'
 
 const T = { timeout: 120_000 }
 
 test('the loaded fuse-native binding is the patched build', T, async (t) => {
   const out = await shOk(t, `cd ${q(path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..'))} && node -e "const d = require('path').dirname(require.resolve('fuse-native/package.json')); const b = require('node-gyp-build')(d); console.log(b.swarmfs_patch, typeof b.offsetof_fuse_thread_locals_t_caller_uid)"`, 'load the binding in a child')
-  t.is(out, '4 number\n', 'swarmfs_patch = 4 and caller offsets exported')
+  t.is(out, '5 number\n', 'swarmfs_patch = 5 and caller offsets exported')
 })
 
 test('patched behaviour on a real mount: independent ns atime/mtime, caller ownership, fstat of an unlinked open file', T, async (t) => {
@@ -63,4 +65,19 @@ test('create answers the fgetattr that follows it with the new file\'s attribute
     t.is(fieldOf(r[3], 'size'), '5', `${who}: a later fstat sees the write`)
     t.is(fieldOf(r[5], 'size'), '5', `${who}: so does stat after close`)
   }
+})
+
+test('FUSE threads that libfuse2 ends and starts again reuse their states instead of piling up', T, async (t) => {
+  const peer = await startPeer(t)
+  const m = peer.mountpoint
+  await shOk(t, `for i in 1 2 3 4 5 6; do head -c 8388608 /dev/urandom > ${m}/f$i; done`, 'six files of 8 MiB')
+  let threads = { started: 0, states: 0 }
+  for (let round = 0; round < 6; round++) {
+    // Six cold readers at once, each with 1 MiB of kernel read-ahead in flight: dozens of threads,
+    // most of which libfuse2 ends again once the burst is over.
+    await shOk(t, `sync; echo 1 > /proc/sys/vm/drop_caches; for i in 1 2 3 4 5 6; do cat ${m}/f$i > /dev/null & done; wait`, `round ${round}: parallel cold reads`)
+    threads = (JSON.parse((await sh(`node ${CLI} status --data ${peer.data} --json`)).stdout) as { fuseThreads: { started: number, states: number } }).fuseThreads
+    t.comment(`round ${round}: ${threads.started} threads started, ${threads.states} states`)
+  }
+  t.ok(threads.started > threads.states, 'threads started later took over the states of ended ones (unpatched: one new state per thread)')
 })
