@@ -141,16 +141,16 @@ export function blockSpan (layout: ChunkLayout, firstBlock: number, blockCount: 
   return { firstBlock, blockCount, plaintextOffset: firstBlock * layout.blockBytes, sealedOffset, sealedBytes: sealedEnd - sealedOffset }
 }
 
-/**
- * Opens the blocks of `range` from exactly their sealed bytes (as pread from the stored chunk) and
- * returns one plaintext Buffer per block. Authenticates every block; any failure is a ChunkCorruptError.
- */
 /** Memory for one block's plaintext: a Buffer of exactly `bytes` bytes whose contents may be anything. */
 export type BlockAllocator = (bytes: number) => Buffer
 
 // Slow = unpooled: a small last block must not pin an 8 KiB pool slab while a cache holds it.
 const allocateBlock: BlockAllocator = (bytes) => Buffer.allocUnsafeSlow(bytes)
 
+/**
+ * Opens the blocks of `range` from exactly their sealed bytes (as pread from the stored chunk) and
+ * returns one plaintext Buffer per block. Authenticates every block; any failure is a ChunkCorruptError.
+ */
 export function openBlocks (layout: ChunkLayout, range: BlockRange, sealedBlocks: Uint8Array, id: Uint8Array, encryptionKey: Uint8Array, allocate = allocateBlock): Buffer[] {
   assertChunkId(id)
   if (sealedBlocks.length !== range.sealedBytes) {

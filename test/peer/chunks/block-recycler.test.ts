@@ -8,7 +8,7 @@ import { SealPool } from '../../../peer/chunks/seal-pool.js'
 import { BLOCK_BYTES, CHUNK_BYTES, blockSpan, openBlocks, parseHeader, sealChunk } from '../../../peer/chunks/sealed-chunk.js'
 import { newKeys, patterned, sameBytes } from './fixtures.js'
 
-test('whole blocks that own their memory leave in batches of 16, emptied here', (t) => {
+test('only whole blocks that own their memory are taken, and they leave in batches of 16', (t) => {
   const sent: ArrayBuffer[][] = []
   const recycler = new BlockRecycler((buffers) => { sent.push(buffers) })
   recycler.give(Buffer.allocUnsafeSlow(BLOCK_BYTES - 1)) // a short last block
