@@ -69,9 +69,8 @@ export class SealPool {
    */
   recycle (buffers: ArrayBuffer[]): void {
     if (this.failure !== null || buffers.length === 0) return
-    const index = this.load.indexOf(Math.min(...this.load))
     try {
-      this.workers[index]!.postMessage({ kind: 'spares', buffers } satisfies SealRequest, buffers)
+      this.workers[this.leastLoaded()]!.postMessage({ kind: 'spares', buffers } satisfies SealRequest, buffers)
     } catch {
       // One of them could not be moved (already detached): the collector takes them instead.
     }
@@ -80,12 +79,16 @@ export class SealPool {
   private async run (request: (job: number) => SealRequest, transfer: ArrayBuffer[]): Promise<SealResponse> {
     if (this.failure !== null) throw this.failure
     const job = this.nextJob++
-    const index = this.load.indexOf(Math.min(...this.load)) // least loaded worker
+    const index = this.leastLoaded()
     this.load[index]!++
     return await new Promise<SealResponse>((resolve, reject) => {
       this.jobs.set(job, { resolve, reject })
       this.workers[index]!.postMessage(request(job), transfer)
     })
+  }
+
+  private leastLoaded (): number {
+    return this.load.indexOf(Math.min(...this.load))
   }
 
   async close (): Promise<void> {
