@@ -25,10 +25,14 @@ const BUFFER_STEP_BYTES = 64 * 1024
  */
 const BUFFER_STREAMING_BYTES = 256 * 1024
 /**
- * Sequential readers get the next bytes read ahead into the chunk cache, in steps this large: one
- * large pread and a run of block decryptions instead of a disk round trip per 128 KiB FUSE read.
+ * Sequential readers get the next bytes read ahead into the chunk cache: one large pread and a run of
+ * block decryptions instead of a disk round trip per 128 KiB FUSE read, or whole chunks fetched from
+ * their holders. The window is topped up whenever a step's worth is missing, so fetches from peers
+ * follow one another (two or three in flight, spread over the holders) rather than going out in bursts
+ * with the link idle in between.
  */
-const READ_AHEAD_BYTES = 8 * 1024 * 1024
+const READ_AHEAD_BYTES = 12 * 1024 * 1024
+const READ_AHEAD_STEP_BYTES = CHUNK_BYTES
 const READ_AHEAD_PIECE_BYTES = 1024 * 1024
 /**
  * The kernel reads ahead several requests at once (native/fuse.ts), and they reach us out of order, so a
@@ -157,7 +161,7 @@ export class OpenFile {
     return length
   }
 
-  /** On a sequential streak, keeps READ_AHEAD_BYTES in flight beyond what the reader asked for. */
+  /** On a sequential streak, keeps up to READ_AHEAD_BYTES in flight beyond what the reader asked for. */
   private readAhead (start: number, end: number): void {
     const near = this.sequentialPosition >= 0 && Math.abs(start - this.sequentialPosition) <= SEQUENTIAL_SLACK_BYTES
     this.sequentialStreak = near ? this.sequentialStreak + 1 : 0
@@ -165,10 +169,10 @@ export class OpenFile {
     if (!near) this.readAheadEnd = end
     if (this.sequentialStreak < SEQUENTIAL_STREAK_MIN) return
     const front = this.sequentialPosition
-    if (this.readAheadEnd - front > READ_AHEAD_BYTES / 2) return
     const from = Math.max(this.readAheadEnd, front)
-    const to = Math.min(this.size, from + READ_AHEAD_BYTES)
-    this.readAheadEnd = to
+    const to = Math.min(this.size, front + READ_AHEAD_BYTES)
+    if (to - from < READ_AHEAD_STEP_BYTES && to < this.size) return // a step at a time: one chunk, one fetch
+    this.readAheadEnd = Math.max(this.readAheadEnd, to)
     for (let position = from; position < to;) {
       const slot = Math.floor(position / CHUNK_BYTES)
       const inChunk = position - slot * CHUNK_BYTES

@@ -4,13 +4,15 @@
 // a hedge that fired: at least that slow), and a copy that failed verification (the peer is distrusted
 // for ten minutes). Holders are asked in the order they would likely answer — (requests already
 // waiting on the peer + 1) × its time per chunk — with distrusted peers last: still asked when nobody
-// else has the chunk, since every copy is verified anyway. Equal estimates keep the order given
-// (rendezvous order). If the first holder has not answered within a few times its expected time, a
-// second one is asked as well (a hedged request): a slow or stalled link costs that delay, not the
-// request timeout. Pure: the caller passes the clock.
+// else has the chunk, since every copy is verified anyway. A peer not heard from lately is assumed as
+// fast as the fastest one known, so that a read-ahead keeping two holders busy spreads over both
+// instead of queueing behind the one that answered first. Equal estimates put known peers first, then
+// keep the order given (rendezvous order). If the first holder has not answered within a few times its
+// expected time, a second one is asked as well (a hedged request): a slow or stalled link costs that
+// delay, not the request timeout. Pure: the caller passes the clock.
 
 export const MIB = 1024 * 1024
-/** Assumed for a peer not asked lately: optimistic, so that an unknown peer gets its chance. */
+/** Assumed for a peer not asked lately while no peer is known at all. */
 export const UNKNOWN_MS_PER_MIB = 50
 /** Weight of the newest observation in the mean. */
 export const NEWEST_WEIGHT = 0.3
@@ -32,9 +34,16 @@ interface Estimate {
 export class ReplicaChoice {
   private readonly estimates = new Map<string, Estimate>()
   private readonly distrustedUntil = new Map<string, number>()
+  private readonly lastAnswerMs = new Map<string, number>()
 
-  /** A fetch from `peer` that brought `bytes` in `ms`. */
-  answered (peer: string, ms: number, bytes: number, nowMs: number): void {
+  /**
+   * A fetch from `peer`, asked at `askedMs`, brought `bytes` at `nowMs`. Answers from one peer share its
+   * connection and arrive one after another, so the time counted is from the later of the ask and that
+   * peer's previous answer: a request queued behind another does not make the peer look slower.
+   */
+  answered (peer: string, askedMs: number, bytes: number, nowMs: number): void {
+    const ms = nowMs - Math.max(askedMs, this.lastAnswerMs.get(peer) ?? -Infinity)
+    this.lastAnswerMs.set(peer, nowMs)
     this.record(peer, ms / Math.max(bytes / MIB, 1 / 16), nowMs) // tiny chunks count as 64 KiB: latency, not bandwidth
   }
 
@@ -59,10 +68,9 @@ export class ReplicaChoice {
     return false
   }
 
-  /** The current estimate for `peer`, in ms per MiB. */
+  /** The current estimate for `peer`, in ms per MiB: for a peer not known, that of the fastest known. */
   msPerMib (peer: string, nowMs: number): number {
-    const estimate = this.estimates.get(peer)
-    return estimate === undefined || nowMs - estimate.atMs > ESTIMATE_TTL_MS ? UNKNOWN_MS_PER_MIB : estimate.msPerMib
+    return this.known(peer, nowMs)?.msPerMib ?? this.fastestKnownMsPerMib(nowMs)
   }
 
   /** How long a chunk request to `peer` should take, with `waiting` requests ahead of it there. */
@@ -72,8 +80,10 @@ export class ReplicaChoice {
 
   /** `candidates` in the order to ask them: soonest expected answer first, distrusted peers last. */
   order (candidates: readonly string[], waiting: (peer: string) => number, nowMs: number): string[] {
-    const scored = candidates.map((peer, index) => ({ peer, index, distrusted: this.distrusted(peer, nowMs), ms: this.expectedMs(peer, waiting(peer), nowMs) }))
-    scored.sort((a, b) => Number(a.distrusted) - Number(b.distrusted) || a.ms - b.ms || a.index - b.index)
+    const scored = candidates.map((peer, index) => ({
+      peer, index, distrusted: this.distrusted(peer, nowMs), known: this.known(peer, nowMs) !== undefined, ms: this.expectedMs(peer, waiting(peer), nowMs)
+    }))
+    scored.sort((a, b) => Number(a.distrusted) - Number(b.distrusted) || a.ms - b.ms || Number(b.known) - Number(a.known) || a.index - b.index)
     return scored.map((entry) => entry.peer)
   }
 
@@ -82,9 +92,19 @@ export class ReplicaChoice {
     return Math.min(HEDGE_DELAY_MAX_MS, Math.max(HEDGE_DELAY_MIN_MS, HEDGE_FACTOR * this.expectedMs(peer, waiting, nowMs)))
   }
 
+  private known (peer: string, nowMs: number): Estimate | undefined {
+    const estimate = this.estimates.get(peer)
+    return estimate !== undefined && nowMs - estimate.atMs <= ESTIMATE_TTL_MS ? estimate : undefined
+  }
+
+  private fastestKnownMsPerMib (nowMs: number): number {
+    const trusted = [...this.estimates.keys()].filter((peer) => !this.distrusted(peer, nowMs))
+    const fastest = Math.min(...trusted.map((peer) => this.known(peer, nowMs)?.msPerMib ?? Infinity))
+    return Number.isFinite(fastest) ? fastest : UNKNOWN_MS_PER_MIB
+  }
+
   private record (peer: string, msPerMib: number, nowMs: number): void {
-    const known = this.estimates.get(peer)
-    const fresh = known !== undefined && nowMs - known.atMs <= ESTIMATE_TTL_MS
-    this.estimates.set(peer, { msPerMib: fresh ? known.msPerMib + NEWEST_WEIGHT * (msPerMib - known.msPerMib) : msPerMib, atMs: nowMs })
+    const known = this.known(peer, nowMs)
+    this.estimates.set(peer, { msPerMib: known !== undefined ? known.msPerMib + NEWEST_WEIGHT * (msPerMib - known.msPerMib) : msPerMib, atMs: nowMs })
   }
 }

@@ -448,7 +448,7 @@ export class ReplicatedChunks implements ChunkService {
     const started = Date.now()
     try {
       const reply = await this.network.requestChunk(peer, ChunkKind.Get, id, EMPTY, REQUEST_TIMEOUT_MS)
-      if (reply.kind === ChunkKind.Ok) this.choice.answered(peer, Date.now() - started, reply.payload.length, Date.now())
+      if (reply.kind === ChunkKind.Ok) this.choice.answered(peer, started, reply.payload.length, Date.now())
       return reply
     } catch {
       this.choice.unanswered(peer, Date.now() - started, Date.now())

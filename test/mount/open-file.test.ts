@@ -2,7 +2,8 @@
 // reports its error once, like Linux, but its bytes stay buffered and the next flush seals them again:
 // what gets committed is always what was written, never the slot's older content or zeros. Reads of
 // holes inside buffered chunks are zeros. Owner, mode and times set while a file is being written ride on
-// the commit of its data, unless other peers could read committed bytes under the old owner or mode.
+// the commit of its data, unless other peers could read committed bytes under the old owner or mode. A
+// sequential reader's read-ahead is topped up a chunk at a time, never far ahead, each byte asked once.
 import test from 'brittle'
 import { createHash } from 'node:crypto'
 import type { Command } from '../../metadata/fs/commands.js'
@@ -53,7 +54,11 @@ class FlakyChunks implements ChunkService {
     return this.stored.get(id.toString('hex'))!.subarray(offset, offset + length)
   }
 
-  prefetch (): void {}
+  readonly prefetched: Array<{ key: string, offset: number, length: number }> = []
+  prefetch (id: Buffer, offset: number, length: number): void {
+    this.prefetched.push({ key: id.toString('hex'), offset, length })
+  }
+
   async sync (): Promise<void> {}
   async commitReady (): Promise<void> {}
   async capacity (): Promise<{ totalBytes: number, freeBytes: number, availableBytes: number }> {
@@ -220,4 +225,37 @@ test('owner and mode of a file with committed bytes are not staged: other peers 
   await file.commit()
   t.is(metadata.proposed.length - before, 1)
   t.is(metadata.state.get(file.fileId)!.mtimeNs, 9n, 'the staged mtime is committed with the data')
+})
+
+test('read-ahead of a sequential reader: topped up a chunk at a time, at most 12 MiB ahead, every byte asked once', async (t) => {
+  const { metadata, chunks, file } = await fixture()
+  const size = 10 * CHUNK_BYTES + 12345
+  for (let position = 0; position < size; position += CHUNK_BYTES) {
+    await file.write(Buffer.alloc(Math.min(CHUNK_BYTES, size - position), position / CHUNK_BYTES), position)
+  }
+  await file.commit()
+  const slotOf = new Map(metadata.state.get(file.fileId)!.chunks.map((ref, slot) => [ref!.id.toString('hex'), slot]))
+  const asked: Array<[number, number]> = []
+  let farthestAhead = 0
+  let batches = 0
+  const piece = Buffer.alloc(128 * 1024)
+  for (let position = 0; position < size; position += piece.length) {
+    const before = chunks.prefetched.length
+    await file.read(piece, position)
+    const batch = chunks.prefetched.slice(before).map(({ key, offset, length }): [number, number] => {
+      const start = slotOf.get(key)! * CHUNK_BYTES + offset
+      return [start, start + length]
+    })
+    if (batch.length === 0) continue
+    batches++
+    const batchBytes = batch.reduce((sum, [start, end]) => sum + end - start, 0)
+    if (batch.at(-1)![1] < size && batchBytes < CHUNK_BYTES) t.fail(`a batch of ${batchBytes} bytes before the end of the file`)
+    farthestAhead = Math.max(farthestAhead, batch.at(-1)![1] - (position + piece.length))
+    asked.push(...batch)
+  }
+  asked.sort((a, b) => a[0] - b[0])
+  t.ok(asked.every(([start], index) => index === 0 || start === asked[index - 1]![1]), 'each byte asked once, none skipped')
+  t.is(asked.at(-1)![1], size, 'up to the end of the file')
+  t.ok(farthestAhead <= 12 * 1024 * 1024, `at most 12 MiB ahead of the reader (${farthestAhead})`)
+  t.ok(batches >= 8, `topped up step by step (${batches} batches)`)
 })
