@@ -4,11 +4,11 @@
 // timeout — closes this connection with a logged reason and touches nothing else.
 import c from 'compact-encoding'
 import Protomux from 'protomux'
-import type { ProtomuxChannel, ProtomuxMessage } from 'protomux'
+import type { MessageEncoding, ProtomuxChannel, ProtomuxMessage } from 'protomux'
 import type { SwarmSocket } from 'hyperswarm'
 import type { Message } from '../../metadata/raft/messages.js'
 import { capability, verifyCapability } from './capability.js'
-import { ChunkKind, PROTOCOLS, PROTOCOL_VERSION, WireError, decodeChunkMessage, decodeHealth, decodeRaft, encodeChunkMessage, encodeHealth, encodeRaft, handshakeEncoding, isChunkPut, isChunkRequest } from './wire.js'
+import { ChunkKind, PROTOCOLS, PROTOCOL_VERSION, WireError, chunkFrame, decodeChunkMessage, decodeHealth, decodeRaft, encodeHealth, encodeRaft, handshakeEncoding, isChunkPut, isChunkRequest } from './wire.js'
 import type { ChunkRequestKind } from './wire.js'
 import type { ChunkMessage, Handshake, HealthMessage } from './wire.js'
 
@@ -67,7 +67,7 @@ export class PeerConnection {
   private readonly channels: ProtomuxChannel[] = []
   private raftMessage!: ProtomuxMessage<Uint8Array>
   private healthMessage!: ProtomuxMessage<Uint8Array>
-  private chunkMessage!: ProtomuxMessage<Uint8Array>
+  private chunkMessage!: ProtomuxMessage<ChunkMessage>
   private readonly pending = new Map<number, { resolve: (reply: ChunkReply) => void, reject: (error: Error) => void, timer: NodeJS.Timeout }>()
   private readonly waitingForSlot: Array<() => void> = []
   /** Slots of puts whose bytes are still on their way: freed when the stream drains. */
@@ -90,9 +90,9 @@ export class PeerConnection {
     // Channels are created synchronously, before the remote's opens can arrive (protomux rejects an open
     // for a protocol it does not know yet).
     const mux = Protomux.from(socket)
-    this.raftMessage = this.openChannel(mux, 'raft', (bytes) => this.events.raft(this, decodeRaft(bytes)))
-    this.healthMessage = this.openChannel(mux, 'health', (bytes) => this.events.health(this, decodeHealth(bytes)))
-    this.chunkMessage = this.openChannel(mux, 'chunks', (bytes) => this.receiveChunk(decodeChunkMessage(bytes)))
+    this.raftMessage = this.openChannel(mux, 'raft', c.raw, (bytes) => this.events.raft(this, decodeRaft(bytes)))
+    this.healthMessage = this.openChannel(mux, 'health', c.raw, (bytes) => this.events.health(this, decodeHealth(bytes)))
+    this.chunkMessage = this.openChannel(mux, 'chunks', chunkFrame, (bytes) => this.receiveChunk(decodeChunkMessage(bytes)))
     // Silence is closed but not refused: a loaded peer may just be slow; only a wrong proof is refused.
     this.admissionTimer = setTimeout(() => this.close('not admitted within the timeout'), ADMISSION_TIMEOUT_MS)
   }
@@ -131,7 +131,7 @@ export class PeerConnection {
           reject(new PeerUnavailableError(`peer ${this.peerId.slice(0, 12)} did not answer a chunk request in ${timeoutMs} ms`))
         }, timeoutMs)
         this.pending.set(requestId, { resolve, reject, timer })
-        const flushed = this.chunkMessage.send(encodeChunkMessage({ kind, requestId, chunkId, payload, chain }))
+        const flushed = this.chunkMessage.send({ kind, requestId, chunkId, payload, chain })
         if (isChunkPut(kind)) {
           if (flushed) freeSlot()
           else this.untilDrained.push(freeSlot)
@@ -146,9 +146,9 @@ export class PeerConnection {
   private receiveChunk (message: ChunkMessage): void {
     if (isChunkRequest(message.kind)) {
       this.events.chunkRequest(this, message).then((reply) => {
-        if (!this.closed) this.chunkMessage.send(encodeChunkMessage({ kind: reply.kind, requestId: message.requestId, chunkId: ZERO_ID, payload: reply.payload }))
+        if (!this.closed) this.chunkMessage.send({ kind: reply.kind, requestId: message.requestId, chunkId: ZERO_ID, payload: reply.payload })
       }, () => {
-        if (!this.closed) this.chunkMessage.send(encodeChunkMessage({ kind: ChunkKind.Failed, requestId: message.requestId, chunkId: ZERO_ID, payload: new Uint8Array(0) }))
+        if (!this.closed) this.chunkMessage.send({ kind: ChunkKind.Failed, requestId: message.requestId, chunkId: ZERO_ID, payload: new Uint8Array(0) })
       })
       return
     }
@@ -174,7 +174,8 @@ export class PeerConnection {
     this.events.closed(this, reason, refused)
   }
 
-  private openChannel (mux: Protomux, name: ChannelName, deliver: (bytes: Uint8Array) => void): ProtomuxMessage<Uint8Array> {
+  /** Opens channel `name`; its messages are sent with `encoding` and arrive as raw bytes for `deliver`. */
+  private openChannel<S> (mux: Protomux, name: ChannelName, encoding: MessageEncoding<S, Uint8Array>, deliver: (bytes: Uint8Array) => void): ProtomuxMessage<S> {
     const channel = mux.createChannel<Handshake | null>({
       protocol: PROTOCOLS[name],
       handshake: lenientHandshake,
@@ -184,7 +185,7 @@ export class PeerConnection {
     })
     if (channel === null) throw new WireError(`${name} channel already exists on this connection`)
     const message = channel.addMessage({
-      encoding: c.raw,
+      encoding,
       onmessage: (bytes: Uint8Array) => {
         // Nothing from a connection is acted on before it is fully admitted (Raft tolerates the loss).
         if (!this.admitted || this.closed) return

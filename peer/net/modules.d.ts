@@ -3,12 +3,18 @@
 declare module 'protomux' {
   import type { Duplex } from 'node:stream'
   import type c from 'compact-encoding'
-  interface MessageOptions<T> { encoding: c.Encoder<T>, onmessage: (message: T) => void | Promise<void> }
-  export interface ProtomuxMessage<T> { send: (message: T) => boolean }
+  /** What a message sends (S) and what its receiver gets (R): the same type for a symmetric encoding. */
+  export interface MessageEncoding<S, R> {
+    preencode: (state: c.State, message: S) => void
+    encode: (state: c.State, message: S) => void
+    decode: (state: c.State) => R
+  }
+  interface MessageOptions<S, R> { encoding: MessageEncoding<S, R>, onmessage: (message: R) => void | Promise<void> }
+  export interface ProtomuxMessage<S> { send: (message: S) => boolean }
   export interface ProtomuxChannel {
     open: (handshake?: unknown) => void
     close: () => void
-    addMessage: <T>(options: MessageOptions<T>) => ProtomuxMessage<T>
+    addMessage: <S, R = S>(options: MessageOptions<S, R>) => ProtomuxMessage<S>
     readonly opened: boolean
     readonly closed: boolean
   }
@@ -17,7 +23,7 @@ declare module 'protomux' {
     id?: Uint8Array | null
     unique?: boolean
     handshake?: c.Encoder<H>
-    messages?: Array<MessageOptions<any>>
+    messages?: Array<MessageOptions<any, any>>
     onopen?: (handshake: H) => void | Promise<void>
     onclose?: () => void | Promise<void>
     /** Called when the underlying stream drained (what was written has left). */

@@ -235,6 +235,18 @@ export function encodeChunkMessage (message: ChunkMessage): Uint8Array {
   return c.encode(chunkBody, message)
 }
 
+/**
+ * The chunk channel's frames. A message is encoded straight into the frame protomux takes from the
+ * encrypted stream, so a 4 MiB payload is copied once on its way out, not first into a buffer of its
+ * own (each such buffer also brought V8's next full collection closer). What arrives stays raw bytes,
+ * for decodeChunkMessage to bound and check where a bad frame closes only its connection.
+ */
+export const chunkFrame = {
+  preencode: chunkBody.preencode,
+  encode: chunkBody.encode,
+  decode: (state: c.State): Uint8Array => c.raw.decode(state)
+}
+
 export function decodeChunkMessage (bytes: Uint8Array): ChunkMessage {
   return decodeExactly(chunkBody, bytes, CHUNK_FRAME_BYTES_MAX, 'chunk message')
 }

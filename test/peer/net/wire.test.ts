@@ -15,7 +15,7 @@ import { InviteError, decodeInvite, encodeInvite } from '../../../peer/invite.js
 import { capability, verifyCapability } from '../../../peer/net/capability.js'
 import {
   CAPABILITY_BYTES, ChunkFailure, ChunkKind, HEALTH_FRAME_BYTES_MAX, HealthKind, PROTOCOL_VERSION, RAFT_FRAME_BYTES_MAX, WireError,
-  decodeChunkFailure, decodeChunkMessage, decodeHandshake, encodeChunkFailure, decodeHealth, decodeRaft, encodeChunkMessage, encodeHealth, encodeRaft, handshakeEncoding
+  chunkFrame, decodeChunkFailure, decodeChunkMessage, decodeHandshake, encodeChunkFailure, decodeHealth, decodeRaft, encodeChunkMessage, encodeHealth, encodeRaft, handshakeEncoding
 } from '../../../peer/net/wire.js'
 import type { HealthMessage } from '../../../peer/net/wire.js'
 import { CAPACITY_LEVEL_MAX } from '../../../peer/capacity.js'
@@ -109,6 +109,14 @@ test('wire: valid frames round-trip', (t) => {
   t.alike({ ...chunk, chunkId: Buffer.from(chunk.chunkId), payload: Buffer.from(chunk.payload), chain: chunk.chain!.map((key) => Buffer.from(key)) }, chunkPut, 'a chunk put passed along a chain')
   for (const kind of [ChunkKind.PutBuffered, ChunkKind.Sync]) t.is(decodeChunkMessage(encodeChunkMessage({ ...chunkPut, kind })).kind, kind, `chunk kind ${kind}`)
   t.exception(() => decodeChunkMessage(encodeChunkMessage({ ...chunkPut, kind: 7 as ChunkKind })), WireError, 'an unknown chunk kind')
+  // The channel's frame encoding writes the same bytes in place, and hands what arrives on untouched.
+  const frame = { start: 0, end: 0, buffer: null as unknown as Buffer }
+  chunkFrame.preencode(frame, chunkPut)
+  frame.buffer = Buffer.alloc(frame.end + 2)
+  frame.start = 2
+  chunkFrame.encode(frame, chunkPut)
+  t.alike(frame.buffer.subarray(2), Buffer.from(encodeChunkMessage(chunkPut)), 'a chunk frame encoded in place: the same bytes')
+  t.alike(Buffer.from(chunkFrame.decode(c.state(2, frame.buffer.length, frame.buffer))), frame.buffer.subarray(2), 'received: the raw bytes')
   const decoded = decodeHandshake(c.encode(handshakeEncoding, handshake))
   t.is(decoded.version, PROTOCOL_VERSION)
   t.alike(Buffer.from(decoded.capability), Buffer.from(handshake.capability), 'a handshake')
