@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 // The swarmfs command line: `init` founds a cluster, `invite` and `join` add peers to it, `up` runs the
 // peer daemon in the foreground with its mount, `status` asks a running daemon, `scrub`, `repair` and
 // `rebalance` have it run a pass now and show its progress, `import` copies a tree into a mount with
@@ -317,7 +317,7 @@ async function up (settings: Settings, configFile: string | null, command: strin
   if (data === undefined) throw new UsageError('up needs --data (or SWARMFS_DATA)', command)
   if (mount === undefined) throw new UsageError('up needs --mount (or SWARMFS_MOUNT, or mount in the config file)', command)
   const logger = stderrLogger(settings.logLevel, settings.logFormat)
-  logger.info('daemon.starting', { data: dataDir(data).root, mount, config: configFile ?? 'none', cluster: settings.bootstrap === undefined ? 'offline' : 'online' })
+  logger.info('daemon.starting', { data: dataDir(data).root, mount, config: configFile ?? 'none', cluster: settings.bootstrap === undefined ? 'offline' : 'online', nodeFlags: process.execArgv.join(' ') || 'none' })
   for (const [key, where] of Object.entries(settings.sources)) logger.debug('setting', { key, from: where })
   const daemon = new Daemon({
     data,

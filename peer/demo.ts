@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { bootstrapAddressOf } from './bootstrap-node.js'
 import type { LogFormat, LogLevel, Logger } from './log.js'
 import { isSwarmfsMounted } from '../native/mount-table.js'
+import { DAEMON_NODE_FLAGS } from './node-flags.js'
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url))
 const START_WAIT_MS = 60_000
@@ -70,7 +71,7 @@ export async function demo (directory: string, peers: number, logging: DemoLoggi
     }
     for (const name of names) {
       const args = ['up', '--data', path.join(root, name, 'data'), '--mount', path.join(root, name, 'mnt'), '--bootstrap', bootstrap.address, '--host', '127.0.0.1', ...logArgs]
-      const daemon = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'inherit', 'inherit'] })
+      const daemon = spawn(process.execPath, [...DAEMON_NODE_FLAGS, CLI, ...args], { stdio: ['ignore', 'inherit', 'inherit'] })
       daemon.once('exit', (code) => { if (!stopping) logger.warn('demo.peer_exited', { peer: name, code }) })
       daemons.push(daemon)
     }

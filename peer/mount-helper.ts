@@ -10,6 +10,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isSwarmfsMounted } from '../native/mount-table.js'
 import { MOUNT_USAGE, MountUsageError, parseMountArguments } from './mount-options.js'
+import { DAEMON_NODE_FLAGS } from './node-flags.js'
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url))
 const LOG_FILE_NAME = 'swarmfs.log'
@@ -34,7 +35,7 @@ async function main (argv: string[]): Promise<number> {
   const data = path.resolve(request.data)
   const mountpoint = path.resolve(request.mountpoint)
   const logFile = path.resolve(request.logFile ?? path.join(data, LOG_FILE_NAME))
-  const args = [CLI, 'up', '--data', data, '--mount', mountpoint, ...request.flags]
+  const args = [...DAEMON_NODE_FLAGS, CLI, 'up', '--data', data, '--mount', mountpoint, ...request.flags]
   if (request.verbose) {
     console.error(`mount.fuse.swarmfs: ${process.execPath} ${args.join(' ')} >> ${logFile} 2>&1`)
     if (request.ignored.length > 0) console.error(`mount.fuse.swarmfs: ignored options: ${request.ignored.join(',')}`)

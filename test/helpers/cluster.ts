@@ -8,6 +8,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { targetVoters } from '../../metadata/raft/voter-policy.js'
 import { bootstrapAddressOf } from '../../peer/bootstrap-node.js'
+import { DAEMON_NODE_FLAGS } from '../../peer/node-flags.js'
 import { CLI, run, sh, tempDirectory } from './peer.js'
 
 const START_WAIT_MS = 60_000
@@ -95,7 +96,7 @@ export class ClusterPeer {
 
   /** Starts the daemon; resolves once its mount answers (a joining peer mounts after admission). */
   async start (): Promise<void> {
-    const args = [CLI, 'up', '--data', this.data, '--mount', this.mountpoint, '--bootstrap', this.options.bootstrap, '--host', this.options.host ?? '127.0.0.1']
+    const args = [...DAEMON_NODE_FLAGS, CLI, 'up', '--data', this.data, '--mount', this.mountpoint, '--bootstrap', this.options.bootstrap, '--host', this.options.host ?? '127.0.0.1']
     const [command, commandArgs] = inNamespace(this.options.netns, args)
     const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.options.env } })
     this.process = child

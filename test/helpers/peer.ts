@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm, mkdir } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { DAEMON_NODE_FLAGS } from '../../peer/node-flags.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 export const CLI = path.join(ROOT, 'dist/peer/cli.js')
@@ -69,7 +70,7 @@ export class TestPeer {
   }
 
   async restart (): Promise<void> {
-    const args = [CLI, 'up', '--data', this.data, '--mount', this.mountpoint]
+    const args = [...DAEMON_NODE_FLAGS, CLI, 'up', '--data', this.data, '--mount', this.mountpoint]
     if (this.options.allowOther === true) args.push('--allow-other')
     if (this.options.cacheMb !== undefined) args.push('--cache-mb', String(this.options.cacheMb))
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
