@@ -42,7 +42,7 @@ export class ReplicaChoice {
    * peer's previous answer: a request queued behind another does not make the peer look slower.
    */
   answered (peer: string, askedMs: number, bytes: number, nowMs: number): void {
-    const ms = nowMs - Math.max(askedMs, this.lastAnswerMs.get(peer) ?? -Infinity)
+    const ms = Math.max(0, nowMs - Math.max(askedMs, this.lastAnswerMs.get(peer) ?? -Infinity)) // a clock stepped back counts as 0
     this.lastAnswerMs.set(peer, nowMs)
     this.record(peer, ms / Math.max(bytes / MIB, 1 / 16), nowMs) // tiny chunks count as 64 KiB: latency, not bandwidth
   }

@@ -50,6 +50,8 @@ test('an answer queued behind another from the same peer counts only its own tim
   t.is(choice.msPerMib('a', 80), 10, '10 ms/MiB, not 20 for the one that waited')
   choice.answered('a', 1_000, 4 * MIB, 1_040)
   t.is(choice.msPerMib('a', 1_040), 10, 'asked after the last answer: counted from the ask')
+  choice.answered('b', 100, 4 * MIB, 60)
+  t.is(choice.msPerMib('b', 60), 0, 'an answer before its ask (the clock stepped back) counts as instant, never negative')
 })
 
 test('a peer that sent a bad copy goes last for ten minutes', (t) => {
