@@ -4,6 +4,7 @@ import test from 'brittle'
 import { spawn } from 'node:child_process'
 import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
+import { DAEMON_NODE_FLAGS } from '../../peer/node-flags.js'
 import { CLI, run, sh, tempDirectory } from '../helpers/peer.js'
 
 test('swarmfs demo: three peers, one filesystem, Ctrl-C leaves nothing behind', async (t) => {
@@ -27,6 +28,9 @@ test('swarmfs demo: three peers, one filesystem, Ctrl-C leaves nothing behind', 
   await run(`echo hello from peer1 > ${mounts[0]}/hello.txt && mkdir -p ${mounts[2]}/a/b`)
   t.is((await run(`cat ${mounts[1]}/hello.txt`)).trim(), 'hello from peer1', "peer2's mount reads what peer1 wrote")
   t.ok((await sh(`test -d ${mounts[0]}/a/b`)).code === 0, "peer1's mount shows peer3's directories")
+  const { pid } = JSON.parse(await run(`node ${CLI} status --data ${path.join(dir, 'peer1', 'data')} --json`)) as { pid: number }
+  const commandLine = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')
+  t.ok(DAEMON_NODE_FLAGS.every((flag) => commandLine.includes(flag)), `its daemons run with ${DAEMON_NODE_FLAGS.join(' ')}`)
 
   child.kill('SIGINT')
   t.is(await exited, 0, 'Ctrl-C exits 0')

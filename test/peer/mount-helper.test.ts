@@ -7,6 +7,7 @@ import test from 'brittle'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { DAEMON_NODE_FLAGS } from '../../peer/node-flags.js'
 import { CLI, run, sh, tempDirectory } from '../helpers/peer.js'
 
 const HELPER = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../peer/mount-helper.js')
@@ -44,6 +45,8 @@ test('mount.fuse.swarmfs mounts a configured peer in the background, and umount 
   pid = status.pid
   t.is(status.mountpoint, mnt, 'a daemon runs on DATA')
   t.is(status.chunks.cache.bytesMax, 16 * 1024 * 1024, 'with the cache size from -o cache_mb')
+  const commandLine = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')
+  t.ok(DAEMON_NODE_FLAGS.every((flag) => commandLine.includes(flag)), `and with ${DAEMON_NODE_FLAGS.join(' ')}`)
   const log = await readFile(path.join(data, 'swarmfs.log'), 'utf8')
   t.ok(log.includes('event=daemon.mounted'), 'it logs to DATA/swarmfs.log')
   t.ok(/event=setting key=log-level from=".*swarmfs\.conf line 2"/.test(log), 'log-level came from DATA/swarmfs.conf')

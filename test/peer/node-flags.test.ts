@@ -1,7 +1,7 @@
 // The daemon's V8 flags (peer/node-flags.ts) reach every way it starts: the `swarmfs` binary's first
 // line carries exactly them and runs as the kernel would run it (`/usr/bin/env` gets the rest of the
-// line as one argument), and a daemon started the way the tests, the demo and the mount helper start it
-// has them on its command line.
+// line as one argument), and a daemon the test helpers start (so every test and benchmark) has them on
+// its command line. The mount helper's and the demo's daemons are checked in their own tests.
 import test from 'brittle'
 import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
