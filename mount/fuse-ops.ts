@@ -6,6 +6,7 @@ import type { AttributeChanges, Command } from '../metadata/fs/commands.js'
 import type { FileId, Inode } from '../metadata/fs/inode.js'
 import { NAME_BYTES_MAX, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFREG, XATTR_NAME_BYTES_MAX, XATTR_VALUE_BYTES_MAX, fileType, isDirectory } from '../metadata/fs/inode.js'
 import type { Logger } from '../peer/log.js'
+import { planFallocate } from './fallocate.js'
 import { Handles } from './handles.js'
 import { LOCATIONS_XATTR, isVirtualXattr, locationsOf } from './locations-xattr.js'
 import type { OpenFile } from './open-file.js'
@@ -32,6 +33,8 @@ const UNCHANGED_ID = 0xffffffff // chown's "leave as is"
 const O_APPEND = 0o2000
 const HIDDEN_PREFIX = '.fuse_hidden'
 const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.']
+/** Zeros for punched holes and zeroed ranges, written a piece at a time (untouched pages cost no memory). */
+const ZEROS = Buffer.alloc(1024 * 1024)
 
 export interface Mount {
   operations: FuseOperations
@@ -283,6 +286,15 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     async ftruncate (path, fd, size, caller) {
       if (fd === 0) { await operations.truncate(path, size, caller); return }
       await setattr(handles.get(fd).file.fileId, { size }) // the open checked write permission
+    },
+    async fallocate (_path, fd, mode, offset, length) {
+      const file = handles.get(fd).file // the kernel refuses a descriptor not open for writing (EBADF)
+      const plan = planFallocate(mode, offset, length, file.size)
+      if (plan.allocatedBytes > 0 && plan.allocatedBytes > (await chunks.capacity()).availableBytes) throw new FsError(Errno.ENOSPC)
+      for (let at = plan.zeroFrom; at < plan.zeroTo; at += ZEROS.length) {
+        await file.write(ZEROS.subarray(0, Math.min(ZEROS.length, plan.zeroTo - at)), at)
+      }
+      if (plan.newSize !== null) await setattr(file.fileId, { size: plan.newSize })
     },
     async utimens (path, atime, mtime, caller) {
       const subject = subjectOf(caller)

@@ -32,7 +32,7 @@ interface Binding {
 function loadBinding (): Binding {
   const directory = path.dirname(require.resolve('fuse-native/package.json'))
   const binding = nodeGypBuild(directory) as unknown as Binding
-  if (binding.swarmfs_patch !== 5) {
+  if (binding.swarmfs_patch !== PATCH_VERSION) {
     throw new Error('fuse-native was not built with swarmfs\'s patch: run `npm rebuild` or `sh native/build-addon.sh`')
   }
   return binding
@@ -40,7 +40,9 @@ function loadBinding (): Binding {
 
 const UTIME_NOW = (1 << 30) - 1
 const UTIME_OMIT = (1 << 30) - 2
-const OPS_COUNT = 35
+const OPS_COUNT = 36
+/** The version of swarmfs's patch the binding must report (native/patches; build-addon.sh checks it too). */
+export const PATCH_VERSION = 6
 const NANOSECONDS = 1_000_000_000n
 
 export interface Caller { uid: number, gid: number, pid: number }
@@ -101,6 +103,8 @@ export interface FuseOperations {
   release (path: string, fd: number): Promise<void>
   truncate (path: string, size: number, caller: Caller): Promise<void>
   ftruncate (path: string, fd: number, size: number, caller: Caller): Promise<void>
+  /** fallocate(2) on an open file: `mode` carries its FALLOC_FL_* flags. */
+  fallocate (path: string, fd: number, mode: number, offset: number, length: number): Promise<void>
   utimens (path: string, atime: TimeChange, mtime: TimeChange, caller: Caller): Promise<void>
   readlink (path: string, caller: Caller): Promise<string>
   chown (path: string, uid: number, gid: number, caller: Caller): Promise<void>
@@ -391,6 +395,8 @@ function makeHandlers (binding: Binding, ops: FuseOperations, onError: (operatio
   define('release', (_l, p: string, fd: number) => ok(ops.release(p, fd)))
   define('truncate', (l, p: string, low: number, high: number) => ok(ops.truncate(p, uint64(low, high), caller(l))))
   define('ftruncate', (l, p: string, fd: number, low: number, high: number) => ok(ops.ftruncate(p, fd, uint64(low, high), caller(l))))
+  define('fallocate', (_l, p: string, fd: number, mode: number, offsetLow: number, offsetHigh: number, lengthLow: number, lengthHigh: number) =>
+    ok(ops.fallocate(p, fd, mode, uint64(offsetLow, offsetHigh), uint64(lengthLow, lengthHigh))))
   define('utimens', (l, p: string, aLow: number, aHigh: number, aNs: number, mLow: number, mHigh: number, mNs: number) =>
     ok(ops.utimens(p, timeChange(aLow, aHigh, aNs), timeChange(mLow, mHigh, mNs), caller(l))))
   define('readlink', async (l, p: string) => [0, await ops.readlink(p, caller(l))], () => [''])

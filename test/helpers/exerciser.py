@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # A random-operation data-integrity exerciser in the manner of fsx: one file, a model of its bytes in
 # memory, and a seeded stream of operations against both: pwrite, pread, truncate (grow and shrink),
-# reads and writes through a shared mmap, fsync, and close/reopen. Every read is compared with the
+# fallocate (allocate, keep size, punch a hole, zero a range), reads and writes through a shared mmap,
+# fsync, and close/reopen. Every read is compared with the
 # model, and so is the size after every operation and the whole file every so often and at the end
 # (through a fresh descriptor). Offsets gather around the places a chunked, block-sealed file is most
 # likely to get wrong: chunk and block boundaries and the end of the file.
@@ -10,6 +11,9 @@
 #
 # Prints one summary line and exits 0, or prints the seed, the failing operation, the first differing
 # byte and the last operations, and exits 1.
+import ctypes
+import ctypes.util
+import errno
 import mmap
 import os
 import random
@@ -18,6 +22,16 @@ import sys
 CHUNK = 4 * 1024 * 1024  # swarmfs's chunk size
 BLOCK = 64 * 1024  # its sealed block size
 WRITE_MAX = 256 * 1024
+KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE = 0x01, 0x02, 0x10
+FALLOCATE_MODES = [0, KEEP_SIZE, PUNCH_HOLE | KEEP_SIZE, ZERO_RANGE, ZERO_RANGE | KEEP_SIZE]
+libc = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True)
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+
+
+def fallocate(fd: int, mode: int, offset: int, length: int) -> None:
+    if libc.fallocate(fd, mode, offset, length) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
 
 
 def main() -> int:
@@ -58,7 +72,7 @@ def main() -> int:
 
     # EXERCISER_SKIP=mapwrite,mapread (say) leaves those operations out, to narrow a failure down.
     skip = set(filter(None, os.environ.get('EXERCISER_SKIP', '').split(',')))
-    weights = [0 if op in skip else w for op, w in [('write', 30), ('read', 25), ('truncate', 8), ('mapwrite', 10), ('mapread', 10), ('fsync', 4), ('reopen', 3)]]
+    weights = [0 if op in skip else w for op, w in [('write', 30), ('read', 25), ('truncate', 8), ('fallocate', 6), ('mapwrite', 10), ('mapread', 10), ('fsync', 4), ('reopen', 3)]]
     trace = os.environ.get('EXERCISER_TRACE') == '1'  # each operation on stderr before it runs
 
     def note(text: str) -> None:
@@ -67,7 +81,7 @@ def main() -> int:
             print(text, file=sys.stderr, flush=True)
 
     for step in range(ops):
-        op = rng.choices(['write', 'read', 'truncate', 'mapwrite', 'mapread', 'fsync', 'reopen'], weights)[0]
+        op = rng.choices(['write', 'read', 'truncate', 'fallocate', 'mapwrite', 'mapread', 'fsync', 'reopen'], weights)[0]
         counts[op] = counts.get(op, 0) + 1
         if op == 'write':
             at = offset()
@@ -94,6 +108,22 @@ def main() -> int:
                 del model[size:]
             else:
                 model.extend(bytes(size - len(model)))
+        elif op == 'fallocate':
+            at, mode = offset(), rng.choice(FALLOCATE_MODES)
+            size = length(at)
+            note(f'{step}: fallocate mode {mode:#x} {at} +{size}')
+            try:
+                fallocate(fd, mode, at, size)
+            except OSError as error:
+                if error.errno != errno.EOPNOTSUPP:
+                    raise
+                counts['fallocate unsupported'] = counts.get('fallocate unsupported', 0) + 1
+                continue  # as fsx does: a mode the file system (or kernel) lacks is left out
+            end = at + size
+            if mode & (PUNCH_HOLE | ZERO_RANGE):
+                model[at:min(end, len(model))] = bytes(max(0, min(end, len(model)) - at))
+            if not mode & KEEP_SIZE and end > len(model):
+                model.extend(bytes(end - len(model)))
         elif op in ('mapwrite', 'mapread'):
             if not model:
                 continue

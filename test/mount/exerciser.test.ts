@@ -1,7 +1,8 @@
 // The random-operation data-integrity exerciser (test/helpers/exerciser.py, in the manner of fsx) on a
-// real mount: seeded streams of pwrite, pread, truncate, mmap reads and writes, fsync and reopen on one
-// file that spans chunk and block boundaries, every read checked against a model. Then the same file
-// read back after the daemon restarts. SWARMFS_TEST_EXERCISER_SEEDS and _OPS make the run longer.
+// real mount: seeded streams of pwrite, pread, truncate, fallocate, mmap reads and writes, fsync and
+// reopen on one file that spans chunk and block boundaries, every read checked against a model. Then
+// the same file read back after the daemon restarts. SWARMFS_TEST_EXERCISER_SEEDS and _OPS make the
+// run longer.
 import path from 'node:path'
 import test from 'brittle'
 import { q, shOk, startPeer } from '../helpers/mount.js'
