@@ -7,6 +7,7 @@ import type { FileId, Inode } from '../metadata/fs/inode.js'
 import { NAME_BYTES_MAX, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFREG, XATTR_NAME_BYTES_MAX, XATTR_VALUE_BYTES_MAX, fileType, isDirectory } from '../metadata/fs/inode.js'
 import type { Logger } from '../peer/log.js'
 import { planFallocate } from './fallocate.js'
+import { Flocks } from './flock.js'
 import { Handles } from './handles.js'
 import { LOCATIONS_XATTR, isVirtualXattr, locationsOf } from './locations-xattr.js'
 import type { OpenFile } from './open-file.js'
@@ -414,8 +415,11 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
 
   // Shared with other peers, close commits before it returns (close-to-open: their next open sees it).
   // Alone, the last close commits in the background (release) and FLUSH is not even asked for.
+  // Shared with other peers, flock(2) locks are the cluster's (flock.ts). Alone, the kernel keeps them.
   if (options.closeToOpen) {
     operations.flush = async (_path, fd) => { await commitFile(handles.get(fd).file) }
+    const flocks = new Flocks(metadata, peerId)
+    operations.flock = async (_path, fd, operation, owner) => { await flocks.flock(handles.get(fd).file.fileId, operation, owner) }
   }
 
   return {

@@ -7,7 +7,7 @@
 # it, answers the kernel's security.capability probe before each write itself while no file has one,
 # has a FUSE thread poll briefly for a quick metadata answer instead of sleeping (a VM's thread
 # wake-up costs ~40 us), hands the state of a FUSE thread that libfuse2 ended on to the next one
-# started instead of allocating more, and passes fallocate on (2.2.6 has no such operation); node-gyp-build
+# started instead of allocating more, and passes fallocate and flock on (2.2.6 has neither); node-gyp-build
 # then prefers build/Release over the (unpatched) prebuild.
 set -eu
 cd "$(dirname "$0")/.."
@@ -32,4 +32,4 @@ fi
 nodedir=${npm_config_nodedir:-$(node -p "require('path').resolve(process.execPath, '../..')")}
 [ -f "$nodedir/include/node/node_api.h" ] && export npm_config_nodedir="$nodedir"
 (cd "$addon" && node "$gyp" rebuild >/dev/null) || { echo "swarmfs: building fuse-native failed (needs g++, make, python3)" >&2; exit 1; }
-node -e "const b = require('node-gyp-build')('$addon'); if (b.swarmfs_patch !== 6) { console.error('swarmfs: patched fuse-native did not load'); process.exit(1) }"
+node -e "const b = require('node-gyp-build')('$addon'); if (b.swarmfs_patch !== 7) { console.error('swarmfs: patched fuse-native did not load'); process.exit(1) }"

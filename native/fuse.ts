@@ -40,9 +40,9 @@ function loadBinding (): Binding {
 
 const UTIME_NOW = (1 << 30) - 1
 const UTIME_OMIT = (1 << 30) - 2
-const OPS_COUNT = 36
+const OPS_COUNT = 37
 /** The version of swarmfs's patch the binding must report (native/patches; build-addon.sh checks it too). */
-export const PATCH_VERSION = 6
+export const PATCH_VERSION = 7
 const NANOSECONDS = 1_000_000_000n
 
 export interface Caller { uid: number, gid: number, pid: number }
@@ -105,6 +105,12 @@ export interface FuseOperations {
   ftruncate (path: string, fd: number, size: number, caller: Caller): Promise<void>
   /** fallocate(2) on an open file: `mode` carries its FALLOC_FL_* flags. */
   fallocate (path: string, fd: number, mode: number, offset: number, length: number): Promise<void>
+  /**
+   * Optional: flock(2) with LOCK_SH/LOCK_EX/LOCK_UN (| LOCK_NB); `owner` (hex) names the open file
+   * description, and LOCK_UN also comes when its last close drops the lock. Without it the kernel keeps
+   * flocks itself, local to this mount.
+   */
+  flock?: (path: string, fd: number, operation: number, owner: string) => Promise<void>
   utimens (path: string, atime: TimeChange, mtime: TimeChange, caller: Caller): Promise<void>
   readlink (path: string, caller: Caller): Promise<string>
   chown (path: string, uid: number, gid: number, caller: Caller): Promise<void>
@@ -395,6 +401,11 @@ function makeHandlers (binding: Binding, ops: FuseOperations, onError: (operatio
   define('release', (_l, p: string, fd: number) => ok(ops.release(p, fd)))
   define('truncate', (l, p: string, low: number, high: number) => ok(ops.truncate(p, uint64(low, high), caller(l))))
   define('ftruncate', (l, p: string, fd: number, low: number, high: number) => ok(ops.ftruncate(p, fd, uint64(low, high), caller(l))))
+  const flock = ops.flock
+  if (flock !== undefined) {
+    define('flock', (_l, p: string, fd: number, operation: number, ownerLow: number, ownerHigh: number) =>
+      ok(flock(p, fd, operation, ownerHigh.toString(16).padStart(8, '0') + ownerLow.toString(16).padStart(8, '0'))))
+  }
   define('fallocate', (_l, p: string, fd: number, mode: number, offsetLow: number, offsetHigh: number, lengthLow: number, lengthHigh: number) =>
     ok(ops.fallocate(p, fd, mode, uint64(offsetLow, offsetHigh), uint64(lengthLow, lengthHigh))))
   define('utimens', (l, p: string, aLow: number, aHigh: number, aNs: number, mLow: number, mHigh: number, mNs: number) =>

@@ -180,7 +180,8 @@ export class Daemon {
       ...(Number.isFinite(flushSeconds) && flushSeconds > 0 ? { flushIntervalMs: flushSeconds * 1000 } : {})
     }, () => metadata.state)
     this.chunks = chunks
-    // Files this peer held open when it last stopped are closed now; their chunks may be garbage.
+    // Files this peer held open when it last stopped are closed now (their chunks may be garbage), and
+    // the flocks its mount held are dropped.
     await metadata.propose({ type: 'purgeOrphans', holder: this.peer.id })
     const garbage = await chunks.collectUnreferenced()
     if (garbage > 0) logger.info('chunks.garbage_collected', { chunks: garbage })

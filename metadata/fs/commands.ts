@@ -22,7 +22,8 @@ export const LOCATION_UPDATES_MAX = 4096
 // version 2 decoder refuses version 3 entries instead of misreading a holder list.
 // Version 4: commitChunks carries attribute changes staged while the file was being written (owner,
 // mode, atime). Older entries decode with none; a version 3 decoder refuses version 4 entries.
-const COMMAND_VERSION = 4
+// Version 5: flock added (a version 4 decoder refuses version 5 entries).
+const COMMAND_VERSION = 5
 const COMMAND_VERSION_MIN = 2
 const CHUNK_ID_BYTES = 32
 
@@ -61,6 +62,11 @@ export type Command =
    * (removals first). Chunks no file references any more are skipped: they were freed meanwhile.
    */
   | { type: 'setLocations', updates: LocationUpdate[] }
+  /**
+   * flock(2) through a mount: `owner` (file-locks.ts) takes a shared or exclusive lock on the file, or
+   * drops its lock (mode LOCK_UNLOCK). A conflicting lock answers EWOULDBLOCK and changes nothing.
+   */
+  | { type: 'flock', fileId: FileId, owner: string, mode: number }
 
 export interface AttributeChanges {
   mode?: number
@@ -83,9 +89,13 @@ export interface LocationUpdate { chunk: Buffer, add: string[], remove: string[]
 export class DecodeError extends Error {}
 
 const TYPES = ['create', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'setxattr',
-  'removexattr', 'commitChunks', 'release', 'purgeOrphans', 'removePeer', 'setLocations'] as const // append only: the index is the wire id
+  'removexattr', 'commitChunks', 'release', 'purgeOrphans', 'removePeer', 'setLocations', 'flock'] as const // append only: the index is the wire id
 /** Types a version 2 command may carry. */
 const TYPES_V2_COUNT = 14
+/** Types a version 3 or 4 command may carry. */
+const TYPES_V4_COUNT = 15
+/** A lock owner: a peer id, '/', and the kernel's 64-bit lock owner in hex. */
+export const LOCK_OWNER_BYTES_MAX = PEER_ID_BYTES_MAX + 17
 
 function boundedString (limit: number): c.Encoder<string> {
   return {
@@ -235,6 +245,7 @@ const FIELDS: Record<Command['type'], Field[]> = {
   release: [['fileId', safeUint]],
   purgeOrphans: [['holder', peerIdCodec]],
   removePeer: [['peerId', peerIdCodec]],
+  flock: [['fileId', safeUint], ['owner', boundedString(LOCK_OWNER_BYTES_MAX)], ['mode', safeUint]],
   setLocations: [['updates', boundedArray({
     preencode (state, update: LocationUpdate) { state.end += CHUNK_ID_BYTES; holderList.preencode(state, update.add); holderList.preencode(state, update.remove) },
     encode (state, update: LocationUpdate) { c.fixed32.encode(state, update.chunk); holderList.encode(state, update.add); holderList.encode(state, update.remove) },
@@ -283,7 +294,7 @@ export const commandCodec: c.Encoder<Command> = {
     if (version < COMMAND_VERSION_MIN || version > COMMAND_VERSION) throw new DecodeError('unknown command version')
     const typeId = c.uint8.decode(state)
     const type = TYPES[typeId]
-    if (type === undefined || (version === 2 && typeId >= TYPES_V2_COUNT)) throw new DecodeError('unknown command type')
+    if (type === undefined || (version === 2 && typeId >= TYPES_V2_COUNT) || (version <= 4 && typeId >= TYPES_V4_COUNT)) throw new DecodeError('unknown command type')
     const command: Record<string, unknown> = { type }
     for (const [field, codec, added] of FIELDS[type]) command[field] = added !== undefined && version < added.since ? added.absent() : codec.decode(state)
     if (version === 2 && type === 'commitChunks' && (command.updates as ChunkUpdate[]).some((update) => update.ref?.holders !== undefined)) {

@@ -1,7 +1,8 @@
 // FsState ⇄ bytes: the whole applied state as one compact-encoding record, used for snapshots (log
 // compaction, restart, and later for Raft InstallSnapshot). Versioned and bounds-checked on decode.
 import c from 'compact-encoding'
-import { DecodeError, HOLDERS_MAX, chunkRefCodec, ownedBuffer, peerIdCodec } from './commands.js'
+import { DecodeError, HOLDERS_MAX, LOCK_OWNER_BYTES_MAX, chunkRefCodec, ownedBuffer, peerIdCodec } from './commands.js'
+import { LOCK_EXCLUSIVE, LOCK_SHARED, lockHolder } from './file-locks.js'
 import type { ChunkRef, Inode } from './inode.js'
 import { isDirectory } from './inode.js'
 import { PEER_TABLE_MAX } from './locations.js'
@@ -10,7 +11,8 @@ import { FsState } from './state.js'
 // Version 2: each orphan carries its holding peer, and the removed peers follow the orphans.
 // Version 3: the peer table and the chunk locations follow the removed peers. A version 2 snapshot
 // (the same bytes up to there) still decodes, with no locations known.
-const SNAPSHOT_VERSION = 3
+// Version 4: the flock table follows the locations; earlier snapshots decode with no locks held.
+const SNAPSHOT_VERSION = 4
 const SNAPSHOT_VERSION_MIN = 2
 
 const optionalRef: c.Encoder<ChunkRef | null> = {
@@ -83,6 +85,9 @@ export function encodeSnapshot (fs: FsState): Buffer {
       c.uint[step](state, indexes.length)
       for (const index of indexes) c.uint[step](state, index)
     }
+    const locks = fs.locks.entries()
+    c.uint[step](state, locks.length)
+    for (const [fileId, owner, mode] of locks) { c.uint[step](state, fileId); c.string[step](state, owner); c.uint[step](state, mode) }
   }
   const state = c.state()
   walk(state, 'preencode')
@@ -107,6 +112,18 @@ function decodeLocations (state: c.State, fs: FsState): void {
     const holders = count(state)
     if (holders > HOLDERS_MAX) throw new DecodeError('too many holders')
     table.locations.set(chunk, Array.from({ length: holders }, () => safe(c.uint.decode(state))))
+  }
+}
+
+/** The flock table: [file id, owner, mode] each, taken in order (a conflict is a malformed snapshot). */
+function decodeLocks (state: c.State, fs: FsState): void {
+  for (let i = count(state); i > 0; i--) {
+    const fileId = safe(c.uint.decode(state))
+    const owner = c.string.decode(state)
+    const mode = c.uint.decode(state)
+    if (Buffer.byteLength(owner) > LOCK_OWNER_BYTES_MAX || lockHolder(owner) === '') throw new DecodeError('bad lock owner')
+    if (mode !== LOCK_SHARED && mode !== LOCK_EXCLUSIVE) throw new DecodeError('bad lock mode')
+    if (fs.locks.of(fileId).has(owner) || !fs.locks.take(fileId, owner, mode)) throw new DecodeError('lock listed twice or conflicting')
   }
 }
 
@@ -139,6 +156,7 @@ export function decodeSnapshot (bytes: Uint8Array): FsState {
       fs.removedPeers.add(peerId)
     }
     if (version >= 3) decodeLocations(state, fs)
+    if (version >= 4) decodeLocks(state, fs)
     for (const inode of inodes) {
       for (const ref of inode.chunks) {
         if (ref === null) continue

@@ -5,13 +5,14 @@
 import { Errno } from '../../native/errno.js'
 import type { AttributeChanges, ChunkUpdate, Command, LocationUpdate, StagedAttributes } from './commands.js'
 import {
-  HOLDERS_MAX, LOCATION_UPDATES_MAX, PEER_ID_BYTES_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, XATTR_CREATE, XATTR_REPLACE
+  HOLDERS_MAX, LOCATION_UPDATES_MAX, LOCK_OWNER_BYTES_MAX, PEER_ID_BYTES_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, XATTR_CREATE, XATTR_REPLACE
 } from './commands.js'
 import type { ChunkRef, FileId, Inode } from './inode.js'
 import {
   CAPABILITY_XATTR, CHUNK_BYTES, FILE_BYTES_MAX, NAME_BYTES_MAX, PERMISSION_BITS, ROOT_ID, S_IFDIR, S_IFLNK,
   S_ISGID, SYMLINK_BYTES_MAX, XATTR_TOTAL_BYTES_MAX, chunkKey, fileType, isDirectory, isRegular, setOwnerModeAtime
 } from './inode.js'
+import { FileLocks, LOCK_EXCLUSIVE, LOCK_SHARED, LOCK_UNLOCK, lockHolder } from './file-locks.js'
 import { ChunkLocations, validPeerId } from './locations.js'
 
 export interface ApplyResult {
@@ -42,6 +43,8 @@ export class FsState {
   readonly removedPeers = new Set<string>()
   /** Which peers hold a copy of each referenced chunk (see locations.ts for its invariants). */
   readonly chunkLocations = new ChunkLocations()
+  /** flock(2) locks held through the peers' mounts (file-locks.ts). */
+  readonly locks = new FileLocks()
   nextFileId: FileId = ROOT_ID + 1
   /** Inodes with a security.capability attribute: while none has one, a mount may answer the kernel's probe itself. */
   private capabilityXattrs = 0
@@ -70,6 +73,7 @@ export class FsState {
       case 'purgeOrphans': return this.purgeOrphans(command.holder)
       case 'removePeer': return this.removePeer(command.peerId)
       case 'setLocations': return this.setLocations(command.updates)
+      case 'flock': return this.flock(command.fileId, command.owner, command.mode)
     }
   }
 
@@ -333,10 +337,27 @@ export class FsState {
     return OK
   }
 
-  /** Releases only `holder`'s orphans: a peer restarting must not close files other peers hold open. */
+  /**
+   * Releases only `holder`'s orphans and flocks: a peer restarting must not close files, or drop locks,
+   * that other peers hold.
+   */
   private purgeOrphans (holder: string): ApplyResult {
     for (const [id, orphanHolder] of [...this.orphans]) if (orphanHolder === holder) this.release(id)
+    this.locks.dropHolder(holder)
     return OK
+  }
+
+  private flock (fileId: FileId, owner: string, mode: number): ApplyResult {
+    const holder = lockHolder(owner)
+    if (holder === '' || Buffer.byteLength(owner) > LOCK_OWNER_BYTES_MAX) return failed(Errno.EINVAL)
+    if (mode !== LOCK_UNLOCK && mode !== LOCK_SHARED && mode !== LOCK_EXCLUSIVE) return failed(Errno.EINVAL)
+    if (this.removedPeers.has(holder)) return failed(Errno.EPERM) // it would hold the lock for good
+    if (!this.inodes.has(fileId)) return failed(Errno.ENOENT)
+    if (mode === LOCK_UNLOCK) {
+      this.locks.release(fileId, owner)
+      return OK
+    }
+    return this.locks.take(fileId, owner, mode) ? OK : failed(Errno.EWOULDBLOCK)
   }
 
   /** A removed peer never comes back to release what it held open, so its orphans are released now. */
@@ -413,6 +434,7 @@ export class FsState {
 
   private forget (inode: Inode): void {
     if (inode.xattrs.has(CAPABILITY_XATTR)) this.capabilityXattrs--
+    this.locks.dropFile(inode.id)
     this.inodes.delete(inode.id)
   }
 
@@ -495,6 +517,8 @@ export class FsState {
     assert(references.size === this.chunkReferences.size, 'chunk reference table size')
     for (const [key, count] of references) assert(this.chunkReferences.get(key) === count, `chunk ${key} refcount`)
     this.chunkLocations.checkInvariants((key) => this.chunkReferences.has(key), this.removedPeers)
+    this.locks.checkInvariants((fileId) => this.inodes.has(fileId))
+    for (const [, owner] of this.locks.entries()) assert(!this.removedPeers.has(lockHolder(owner)), `lock held by removed peer ${owner}`)
     assert(this.capabilityXattrs === countCapabilityXattrs(this.inodes.values()), 'capability attribute count is off')
   }
 }

@@ -208,14 +208,14 @@ test('version 2 commands and snapshots still decode; version 3 content is refuse
   const locations = encodeCommand({ type: 'setLocations', updates: [] })
   locations[0] = 2
   t.exception(() => decodeCommand(locations), DecodeError, 'setLocations under version 2')
-  locations[0] = 5
-  t.exception(() => decodeCommand(locations), DecodeError, 'a version 5 command')
+  locations[0] = 6
+  t.exception(() => decodeCommand(locations), DecodeError, 'a version 6 command')
 
   const fs = new FsState(t0)
   commit(fs, create(fs, 'f'), [ref(1)])
   const current = encodeSnapshot(fs)
-  t.alike([...current.subarray(current.length - 2)], [0, 0], 'no peers, no locations: two zero counts at the end')
-  const old = Buffer.from(current.subarray(0, current.length - 2))
+  t.alike([...current.subarray(current.length - 3)], [0, 0, 0], 'no peers, no locations, no locks: three zero counts at the end')
+  const old = Buffer.from(current.subarray(0, current.length - 3))
   old[0] = 2
   const restored = decodeSnapshot(old)
   t.ok(encodeSnapshot(restored).equals(current), 'a version 2 snapshot restores the same state, with no locations')
@@ -291,8 +291,9 @@ test('hostile and corrupt bytes for holders, setLocations and locations raise De
   commit(one, create(one, 'f'), [ref(1, [PEER_A])])
   const bytes = encodeSnapshot(one)
   const record = Buffer.concat([Buffer.alloc(32, 1), Buffer.from([1, 0])])
-  const countAt = bytes.length - record.length - 1
+  const locks = bytes.subarray(bytes.length - 1) // the empty lock table follows the locations
+  const countAt = bytes.length - locks.length - record.length - 1
   t.is(bytes[countAt], 1, 'the location count sits just before its one record')
-  t.ok(bytes.subarray(countAt + 1).equals(record))
-  t.exception(() => decodeSnapshot(Buffer.concat([bytes.subarray(0, countAt), Buffer.from([2]), record, record])), DecodeError, 'a chunk located twice')
+  t.ok(bytes.subarray(countAt + 1, bytes.length - locks.length).equals(record))
+  t.exception(() => decodeSnapshot(Buffer.concat([bytes.subarray(0, countAt), Buffer.from([2]), record, record, locks])), DecodeError, 'a chunk located twice')
 })

@@ -3,7 +3,8 @@
 // hold, every command survives an encode/decode round trip, and a snapshot restores an identical state.
 // Open-but-unlinked files are held per peer: one peer's purgeOrphans leaves another's alone, and a
 // removed peer's holds are void. The random sequences also record chunk locations (commitChunks with
-// holders, setLocations, removePeer of holders); locations.test.ts proves their rules one by one.
+// holders, setLocations, removePeer of holders); locations.test.ts proves their rules one by one. They
+// take and drop flocks too (file-locks.test.ts proves those rules).
 // Hostile bytes fed to the decoders only ever raise DecodeError.
 // SEED=n replays one random run.
 import test from 'brittle'
@@ -162,7 +163,7 @@ function randomCommand (fs: FsState, next: () => number, step: number): Command 
   const nowNs = t0 + BigInt(step)
   const parent = pick(directories)
   const name = pick(names)
-  switch (Math.floor(next() * 13)) {
+  switch (Math.floor(next() * 14)) {
     case 0: return fileCommand(parent, name, nowNs)
     case 1: return mkdirCommand(parent, name, nowNs)
     case 2: return { type: 'unlink', parent, name, holder: next() < 0.3 ? pick(HOLDERS) : '', nowNs }
@@ -191,6 +192,8 @@ function randomCommand (fs: FsState, next: () => number, step: number): Command 
     case 9: return { type: 'purgeOrphans', holder: pick(HOLDERS) }
     // Mostly peers that hold nothing (and repeats: removePeer is idempotent), rarely a holder.
     case 10: return { type: 'removePeer', peerId: next() < 0.05 ? pick(HOLDERS) : 'peer-' + Math.floor(next() * 4) }
+    // flock by a few owners on each of HOLDERS' mounts: take shared or exclusive, or drop.
+    case 12: return { type: 'flock', fileId: pick(ids), owner: `${pick(HOLDERS)}/${pick(['1', 'ff', '0123456789abcdef'])}`, mode: pick([0, 1, 1, 2, 2]) }
     // security.capability now and then: the state counts the inodes that have one (capability probes).
     default: return { type: 'setxattr', fileId: pick(ids), name: next() < 0.2 ? CAPABILITY_XATTR : 'user.' + name, value: Buffer.from([step & 255]), flags: 0, nowNs }
   }
@@ -202,6 +205,7 @@ test('random command sequences keep every invariant, round-trip, and snapshot ex
   let snapshotsWithOrphans = 0
   let snapshotsWithRemovedPeers = 0
   let snapshotsWithLocations = 0
+  let snapshotsWithLocks = 0
   let stepsWithFullChunks = 0
   let removalsOfHolders = 0
   for (const seed of seeds) {
@@ -229,6 +233,8 @@ test('random command sequences keep every invariant, round-trip, and snapshot ex
         if (restored.holdersOf(chunk).join() !== fs.holdersOf(chunk).join()) throw new Error(`holders of ${chunk} differ after restore`)
       }
       if (restored.locationCount() !== fs.locationCount()) throw new Error('location count differs after restore')
+      if (JSON.stringify(restored.locks.entries()) !== JSON.stringify(fs.locks.entries())) throw new Error('locks differ after restore')
+      if (fs.locks.entries().length > 0) snapshotsWithLocks++
       if (fs.orphans.size > 0) snapshotsWithOrphans++
       if (fs.removedPeers.size > 0) snapshotsWithRemovedPeers++
       if (fs.locationCount() > 0) snapshotsWithLocations++
@@ -242,6 +248,7 @@ test('random command sequences keep every invariant, round-trip, and snapshot ex
     t.ok(snapshotsWithOrphans > 0, `${snapshotsWithOrphans} final snapshots carried orphans`)
     t.ok(snapshotsWithRemovedPeers > 0, `${snapshotsWithRemovedPeers} final snapshots carried removed peers`)
     t.ok(snapshotsWithLocations > 0, `${snapshotsWithLocations} final snapshots carried chunk locations`)
+    t.ok(snapshotsWithLocks > 0, `${snapshotsWithLocks} final snapshots carried flocks`)
     t.ok(stepsWithFullChunks > 0, `${stepsWithFullChunks} steps had a chunk with HOLDERS_MAX holders`)
     t.ok(removalsOfHolders > 0, `${removalsOfHolders} removePeer commands removed a peer that held chunks`)
   }
@@ -418,7 +425,7 @@ test('decoders refuse bad peer ids, orphan records and removed-peer records with
   one.apply({ type: 'removePeer', peerId: PEER_A })
   const bytes = encodeSnapshot(one)
   const record = Buffer.concat([Buffer.from([PEER_A.length]), Buffer.from(PEER_A)])
-  const tail = 2 // the empty peer table and locations follow the removed peers
+  const tail = 3 // the empty peer table, locations and locks follow the removed peers
   const countAt = bytes.length - tail - record.length - 1
   t.is(bytes[countAt], 1, 'the removed-peer count sits just before its one record')
   const duplicated = Buffer.concat([bytes.subarray(0, countAt), Buffer.from([2]), record, record, bytes.subarray(bytes.length - tail)])
