@@ -58,7 +58,11 @@ export class Flocks {
     for (let tries = 0; ; tries++) {
       if (this.closed.has(key)) throw new FsError(Errno.EINTR)
       if (tries === 0 || !this.metadata.state.locks.conflicts(fileId, owner, mode)) {
-        const { errno } = await this.metadata.propose({ type: 'flock', fileId, owner, mode })
+        const { errno } = await this.metadata.propose({ type: 'flock', fileId, owner, mode }).catch((error: unknown) => {
+          // No quorum to ask (a partition, say): "no locks available", as NFS answers without its lock manager.
+          if (error instanceof FsError && (error.errno === Errno.ETIMEDOUT || error.errno === Errno.EAGAIN)) throw new FsError(Errno.ENOLCK)
+          throw error
+        })
         if (errno === 0 && this.closed.has(key)) {
           await this.unlock(fileId, owner)
           throw new FsError(Errno.EINTR)

@@ -4,7 +4,7 @@
 // holds chunks (a 1/4 split of 5). It proves, with real mounts driven by shell commands in child processes:
 //   (a) a mutation on a minority mount fails with an errno within a bound, neither succeeding nor hanging
 //       (the isolated leader can't commit; checkQuorum makes it step down): the minority acknowledges
-//       nothing, not even the data of a file it tried to write;
+//       nothing, not even the data of a file it tried to write, and a flock there fails with ENOLCK;
 //   (b) the majority has a leader (a new one in a higher term when the old one was cut off) and its
 //       mounts keep working, file data included, with a chunk holder out of reach;
 //   (c) after the heal every peer converges: the same leader and term, the applied index caught up,
@@ -130,6 +130,8 @@ async function partitionScenario (t: Test, size: number, minoritySize: number, i
   const majorityWrite = timed(writer.sh('mkdir majority && touch majority/file && echo data > majority/file'))
   // Meanwhile, a minority mutation after the old leader has had time to step down (no leader at all).
   const lateMkdirs = minority.map(async (peer) => ({ peer, result: await timed(peer.sh('mkdir cut-late', MINORITY_ANSWER_MS_MAX * 2)) }))
+  // flock(2) is a replicated command too: without a quorum it answers ENOLCK, never a lock.
+  const lateLock = timed(probe.sh('flock -n before/file true', MINORITY_ANSWER_MS_MAX * 2))
   const written = await majorityWrite
   t.is(written.value.code, 0, `the majority's mounts keep working (${writer.name}: mkdir, touch, write in ${written.ms} ms)`)
   const during = await writeData(cluster, writer, 'majority/data.bin')
@@ -144,6 +146,10 @@ async function partitionScenario (t: Test, size: number, minoritySize: number, i
     t.not(result.value.code, 0, `a later mutation on minority ${peer.name} fails too`)
     t.ok(result.ms < MINORITY_ANSWER_MS_MAX, 'within the bound')
   }
+  const lock = await lateLock
+  t.comment(`flock on minority ${probe.name}: exit ${lock.value.code} after ${lock.ms} ms: ${lock.value.stderr.trim()}`)
+  t.ok(lock.value.code !== 0 && lock.value.stderr.includes('No locks available'), 'a flock there fails with ENOLCK')
+  t.ok(lock.ms < MINORITY_ANSWER_MS_MAX, 'within the bound')
   const cutView = await probe.status()
   t.comment(`${probe.name} during the partition: role ${cutView?.role}, term ${cutView?.term}, leader '${cutView?.leader ?? ''}'`)
   t.ok(cutView !== null && cutView.role !== 'leader', 'the cut-off peer does not lead (an old leader lost its quorum)')
