@@ -192,6 +192,21 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     })
   }
 
+  /**
+   * The kernel opens only names it has cached, for up to entry_timeout: one another peer removed or
+   * renamed meanwhile is stale, not missing. ESTALE makes the kernel look the path up afresh and retry
+   * the open once, as it does for NFS: `echo x > f` then creates the f another peer just removed,
+   * instead of failing with ENOENT.
+   */
+  function staleIfMissing (resolve: () => FileId): FileId {
+    try {
+      return resolve()
+    } catch (error) {
+      if (error instanceof FsError && error.errno === Errno.ENOENT) throw new FsError(Errno.ESTALE)
+      throw error
+    }
+  }
+
   /** A file unlinked while open is freed when its last handle goes. */
   async function releaseUnlinked (file: OpenFile): Promise<void> {
     const inode = state().get(file.fileId)
@@ -244,7 +259,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     async open (path, flags, caller) {
       if (options.closeToOpen) await metadata.refresh() // what another peer closed before this open is visible
       const subject = subjectOf(caller)
-      const id = fileIdAt(path, subject)
+      const id = staleIfMissing(() => fileIdAt(path, subject))
       const inode = inodeOf(id)
       if (!isDirectory(inode)) check(inode, subject, openMask(flags))
       return await openHandle(path, id, flags)
