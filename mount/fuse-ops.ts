@@ -428,9 +428,9 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
     }
   }
 
-  // Shared with other peers, close commits before it returns (close-to-open: their next open sees it).
-  // Alone, the last close commits in the background (release) and FLUSH is not even asked for.
-  // Shared with other peers, flock(2) locks are the cluster's (flock.ts). Alone, the kernel keeps them.
+  // Shared with other peers, close commits before it returns (close-to-open: their next open sees it),
+  // and flock(2) locks are the cluster's (flock.ts). Alone, the last close commits in the background
+  // (release), FLUSH is not even asked for, and the kernel keeps flocks itself.
   if (options.closeToOpen) {
     operations.flush = async (_path, fd) => { await commitFile(handles.get(fd).file) }
     const flocks = new Flocks(metadata, peerId)

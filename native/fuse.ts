@@ -42,7 +42,7 @@ const UTIME_NOW = (1 << 30) - 1
 const UTIME_OMIT = (1 << 30) - 2
 const OPS_COUNT = 37
 /** The version of swarmfs's patch the binding must report (native/patches; build-addon.sh checks it too). */
-export const PATCH_VERSION = 7
+const PATCH_VERSION = 7
 const NANOSECONDS = 1_000_000_000n
 
 export interface Caller { uid: number, gid: number, pid: number }
