@@ -2,10 +2,10 @@
 # A random-operation data-integrity exerciser in the manner of fsx: one file, a model of its bytes in
 # memory, and a seeded stream of operations against both: pwrite, pread, truncate (grow and shrink),
 # fallocate (allocate, keep size, punch a hole, zero a range), reads and writes through a shared mmap,
-# fsync, and close/reopen. Every read is compared with the
-# model, and so is the size after every operation and the whole file every so often and at the end
-# (through a fresh descriptor). Offsets gather around the places a chunked, block-sealed file is most
-# likely to get wrong: chunk and block boundaries and the end of the file.
+# fsync, and close/reopen. Every read is compared with the model, and so is the size after every
+# operation and the whole file every so often and at the end (through a fresh descriptor). Offsets
+# gather around the places a chunked, block-sealed file is most likely to get wrong: chunk and block
+# boundaries and the end of the file. A fallocate mode the file system lacks is left out, as fsx does.
 #
 #   exerciser.py FILE SEED OPS [MAX_BYTES]
 #
