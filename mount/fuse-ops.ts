@@ -433,7 +433,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
   // (release), FLUSH is not even asked for, and the kernel keeps flocks itself.
   if (options.closeToOpen) {
     operations.flush = async (_path, fd) => { await commitFile(handles.get(fd).file) }
-    const flocks = new Flocks(metadata, peerId)
+    const flocks = new Flocks(metadata, peerId, logger)
     operations.flock = async (_path, fd, operation, owner) => { await flocks.flock(handles.get(fd).file.fileId, operation, owner) }
   }
 

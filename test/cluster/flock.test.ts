@@ -28,13 +28,14 @@ test('flock across peers: exclusion, sharing, waiting, killed holders and waiter
   const mark = (name: string): string => path.join(marks, name)
   const exists = async (name: string): Promise<boolean> => (await sh(`test -e ${mark(name)}`)).code === 0
   const file = (peer: ClusterPeer): string => path.join(peer.mountpoint, 'lock')
-  /** Starts `flock ARGS lock -c SCRIPT` on `peer` in the background; resolves with its pid. */
+  /** Starts `flock ARGS lock -c SCRIPT` on `peer` in the background, in a process group of its own; resolves with its id. */
   const hold = async (peer: ClusterPeer, args: string, script: string): Promise<number> => {
-    const started = await sh(`flock ${args} ${file(peer)} -c '${script}' >/dev/null 2>&1 & echo $!`)
+    const started = await sh(`setsid flock ${args} ${file(peer)} -c '${script}' >/dev/null 2>&1 & echo $!`)
     return Number(started.stdout.trim())
   }
   const tryLock = async (peer: ClusterPeer, args: string): Promise<number> => (await sh(`flock -n ${args} ${file(peer)} true`)).code
-  const killTree = async (pid: number): Promise<void> => { await sh(`kill -9 ${pid} $(pgrep -P ${pid}) 2>/dev/null; true`) }
+  /** kill -9 of flock and everything it started (its script inherits the locked descriptor). */
+  const killTree = async (group: number): Promise<void> => { await sh(`kill -9 -- -${group} 2>/dev/null; true`) }
 
   t.is((await a.sh('echo x > lock')).code, 0, 'the file to lock')
   await until(async () => (await sh(`test -e ${file(c)}`)).code === 0, 'the file on every peer')
