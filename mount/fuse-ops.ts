@@ -8,6 +8,7 @@ import { NAME_BYTES_MAX, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFREG, XATTR_NAME_
 import type { Logger } from '../peer/log.js'
 import { planFallocate } from './fallocate.js'
 import { Flocks } from './flock.js'
+import { NameTypes } from './name-types.js'
 import { Handles } from './handles.js'
 import { LOCATIONS_XATTR, isVirtualXattr, locationsOf } from './locations-xattr.js'
 import type { OpenFile } from './open-file.js'
@@ -79,6 +80,8 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
   // replicated namespace sees a plain unlink (the inode lives on as an orphan until released), and the
   // hidden path maps to the orphan here, so fstat, fchmod and friends keep working with nlink 0.
   const hiddenNames = new Map<string, FileId>()
+  // Shared with other peers, a cached name may change type under the kernel (name-types.ts).
+  const nameTypes = options.closeToOpen ? new NameTypes() : null
 
   const subjectOf = (caller: Caller): Subject => new Subject(caller, groupsOf)
 
@@ -228,6 +231,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
   const operations: FuseOperations = {
     async getattr (path, caller) {
       const inode = inodeAt(path, subjectOf(caller))
+      if (nameTypes?.changed(path, fileType(inode.mode)) === true) throw new FsError(Errno.ESTALE)
       return statOf(inode, handles.fileOf(inode.id))
     },
     async fgetattr (path, fd, caller) {
@@ -265,6 +269,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       return await openHandle(path, id, flags)
     },
     async create (path, mode, flags, caller) {
+      nameTypes?.forget(path)
       const { parent, name } = creatableParent(path, subjectOf(caller))
       checkName(name)
       const id = await propose({ type: 'create', parent, name, mode: S_IFREG | (mode & PERMISSION_BITS), rdev: 0, uid: caller.uid, gid: caller.gid, nowNs: nowNs() })
@@ -344,6 +349,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       await setattr(id, { mode: chmodMode(inodeOf(id), subject, mode & PERMISSION_BITS) })
     },
     async mknod (path, mode, device, caller) {
+      nameTypes?.forget(path)
       const { parent, name } = creatableParent(path, subjectOf(caller))
       checkName(name)
       const type = fileType(mode)
@@ -378,15 +384,19 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       await propose({ type: 'removexattr', fileId: id, name, nowNs: nowNs() })
     },
     async unlink (path, caller) {
+      nameTypes?.forget(path)
       if (hiddenNames.delete(path)) return // the last close of an unlinked file: its orphan is released then
       const { parent, name, id } = deletableEntry(path, subjectOf(caller))
       await propose({ type: 'unlink', parent, name, holder: handles.isOpen(id) ? peerId : '', nowNs: nowNs() })
     },
     async rmdir (path, caller) {
+      nameTypes?.forget(path)
       const { parent, name } = deletableEntry(path, subjectOf(caller))
       await propose({ type: 'rmdir', parent, name, nowNs: nowNs() })
     },
     async rename (source, target, caller) {
+      nameTypes?.forget(source)
+      nameTypes?.forget(target)
       const subject = subjectOf(caller)
       const from = deletableEntry(source, subject)
       if (isHiddenName(target)) {
@@ -409,6 +419,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       })
     },
     async link (source, target, caller) {
+      nameTypes?.forget(target)
       const subject = subjectOf(caller)
       const id = fileIdAt(source, subject)
       checkLink(inodeOf(id), subject)
@@ -417,11 +428,13 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       await propose({ type: 'link', fileId: id, parent, name, nowNs: nowNs() })
     },
     async symlink (target, linkPath, caller) {
+      nameTypes?.forget(linkPath)
       const { parent, name } = creatableParent(linkPath, subjectOf(caller))
       checkName(name)
       await propose({ type: 'symlink', parent, name, target, uid: caller.uid, gid: caller.gid, nowNs: nowNs() })
     },
     async mkdir (path, mode, caller) {
+      nameTypes?.forget(path)
       const { parent, name } = creatableParent(path, subjectOf(caller))
       checkName(name)
       await propose({ type: 'mkdir', parent, name, mode: mode & PERMISSION_BITS, uid: caller.uid, gid: caller.gid, nowNs: nowNs() })

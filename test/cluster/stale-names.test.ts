@@ -2,6 +2,8 @@
 // opening such a name answers ESTALE, and the kernel looks the path up afresh and retries, as it does
 // for NFS. So a file removed on one peer can be created again at once through another that had just
 // read it (an editor saving, `echo x > f`), and a file renamed away reads as gone, not as an error.
+// A name replaced by one of another type (a directory by a file…) is seen as the new one at once:
+// getattr answers ESTALE where the kernel's cached inode would change type (which it fails with EIO).
 import path from 'node:path'
 import test from 'brittle'
 import { Cluster, failuresAsAsserts } from '../helpers/cluster.js'
@@ -29,4 +31,18 @@ test('a name removed or renamed on one peer can be created again at once on anot
   t.ok(gone.code !== 0 && gone.stderr.includes('No such file or directory'), `B's cat of g: ENOENT (${gone.stderr.trim()})`)
   await ok(b, `cat ${path.join(b.mountpoint, 'h')} > /dev/null && echo new > g`, 'B reads h and creates g anew')
   t.is(await ok(a, 'cat g h', 'A reads both'), 'new\ng\n')
+
+  const steps: Array<[string, string, string]> = [
+    ['mkdir x && touch x/in', 'directory', 'stat -c %F x'],
+    ['rm -r x && echo file > x', 'regular file', 'stat -c %F x'],
+    ['rm x && ln -s g x', 'symbolic link', 'stat -c %F x'],
+    ['rm x && mkdir x', 'directory', 'ls -ld x > /dev/null && stat -c %F x'],
+    ['rmdir x && echo again > x', 'regular file', 'chmod 600 x && stat -c %F x']
+  ]
+  for (const [change, type, look] of steps) {
+    await ok(a, change, `A: ${change}`)
+    const seen = await ok(b, look, `B: ${look}`)
+    t.ok(seen.trim().endsWith(type), `B sees the ${type} (${seen.trim().replace(/\n/g, ' ')})`)
+  }
+  t.is(await ok(b, 'cat x', 'B reads the file'), 'again\n')
 }))
