@@ -4,6 +4,7 @@
 // read it (an editor saving, `echo x > f`), and a file renamed away reads as gone, not as an error.
 // A name replaced by one of another type (a directory by a file…) is seen as the new one at once:
 // getattr answers ESTALE where the kernel's cached inode would change type (which it fails with EIO).
+// And mkdir, ln, mkfifo or an O_EXCL create of a name another peer just removed succeed at once.
 import path from 'node:path'
 import test from 'brittle'
 import { Cluster, failuresAsAsserts } from '../helpers/cluster.js'
@@ -45,4 +46,11 @@ test('a name removed or renamed on one peer can be created again at once on anot
     t.ok(seen.trim().endsWith(type), `B sees the ${type} (${seen.trim().replace(/\n/g, ' ')})`)
   }
   t.is(await ok(b, 'cat x', 'B reads the file'), 'again\n')
+
+  // Exclusive creates: the kernel looks a cached name up again before it answers EEXIST itself.
+  for (const make of ['mkdir x', 'ln -s g x', 'mkfifo x', 'ln g x', 'set -C && echo new > x']) {
+    t.is(await ok(b, 'stat -c %F x', 'B has x cached'), await ok(a, 'stat -c %F x', 'as A sees it'))
+    await ok(a, 'rm -r x', 'A removes x')
+    await ok(b, make, `B: ${make}, at once`)
+  }
 }))
