@@ -3,8 +3,8 @@
 // the open file description, and the last close of one that took a flock asks for its lock to be
 // dropped (LOCK_UN, passed on by the binding from release). A request that has to wait tries again
 // only once this peer's copy of the lock table shows the lock free (looked at every few milliseconds,
-// proposing nothing meanwhile). A process killed while blocked stays in the kernel until the answer
-// comes (the request is ours by then): it gets the lock, and its last close drops it at once.
+// proposing nothing meanwhile). A waiter whose process got a signal (^C, kill -9) is answered EINTR
+// at once: the kernel waits for our answer even then, the request being ours already.
 //
 // An unlock is never lost: the kernel forgets the owner once it asked (a close cannot fail), so an
 // unlock the cluster could not take yet (no quorum) is proposed again until it commits. A lock request
@@ -38,8 +38,11 @@ export class Flocks {
     this.logger = logger
   }
 
-  /** flock(2) `operation` on `fileId` by the kernel's lock owner `kernelOwner` (hex). */
-  async flock (fileId: FileId, operation: number, kernelOwner: string): Promise<void> {
+  /**
+   * flock(2) `operation` on `fileId` by the kernel's lock owner `kernelOwner` (hex); a wait ends with
+   * EINTR once `interrupted` (the caller got a signal).
+   */
+  async flock (fileId: FileId, operation: number, kernelOwner: string, interrupted: () => boolean = () => false): Promise<void> {
     const owner = lockOwner(this.peerId, kernelOwner)
     if ((operation & LOCK_UN) !== 0) {
       await this.unlock(fileId, owner)
@@ -49,10 +52,10 @@ export class Flocks {
     if (mode === null) throw new FsError(Errno.EINVAL)
     // An earlier unlock still on its way would drop this lock once it commits: there is no quorum yet.
     if (this.unlocking.has(keyOf(fileId, owner))) throw new FsError(Errno.ENOLCK)
-    await this.take(fileId, owner, mode, (operation & LOCK_NB) === 0)
+    await this.take(fileId, owner, mode, (operation & LOCK_NB) === 0, interrupted)
   }
 
-  private async take (fileId: FileId, owner: string, mode: LockMode, wait: boolean): Promise<void> {
+  private async take (fileId: FileId, owner: string, mode: LockMode, wait: boolean, interrupted: () => boolean): Promise<void> {
     // The first try is always proposed: this peer's state may lag behind a release elsewhere.
     for (let tries = 0; ; tries++) {
       if (tries === 0 || !this.metadata.state.locks.conflicts(fileId, owner, mode)) {
@@ -64,6 +67,7 @@ export class Flocks {
         if (errno !== Errno.EWOULDBLOCK) throw new FsError(errno)
         if (!wait) throw new FsError(Errno.EWOULDBLOCK)
       }
+      if (interrupted()) throw new FsError(Errno.EINTR)
       await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS))
     }
   }

@@ -447,7 +447,7 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
   if (options.closeToOpen) {
     operations.flush = async (_path, fd) => { await commitFile(handles.get(fd).file) }
     const flocks = new Flocks(metadata, peerId, logger)
-    operations.flock = async (_path, fd, operation, owner) => { await flocks.flock(handles.get(fd).file.fileId, operation, owner) }
+    operations.flock = async (_path, fd, operation, owner, interrupted) => { await flocks.flock(handles.get(fd).file.fileId, operation, owner, interrupted) }
   }
 
   return {

@@ -32,4 +32,4 @@ fi
 nodedir=${npm_config_nodedir:-$(node -p "require('path').resolve(process.execPath, '../..')")}
 [ -f "$nodedir/include/node/node_api.h" ] && export npm_config_nodedir="$nodedir"
 (cd "$addon" && node "$gyp" rebuild >/dev/null) || { echo "swarmfs: building fuse-native failed (needs g++, make, python3)" >&2; exit 1; }
-node -e "const b = require('node-gyp-build')('$addon'); if (b.swarmfs_patch !== 7) { console.error('swarmfs: patched fuse-native did not load'); process.exit(1) }"
+node -e "const b = require('node-gyp-build')('$addon'); if (b.swarmfs_patch !== 8) { console.error('swarmfs: patched fuse-native did not load'); process.exit(1) }"

@@ -22,6 +22,7 @@ interface Binding {
   offsetof_fuse_thread_locals_t_caller_uid: number
   offsetof_fuse_thread_locals_t_caller_gid: number
   offsetof_fuse_thread_locals_t_caller_pid: number
+  offsetof_fuse_thread_locals_t_interrupted: number
   offsetof_fuse_thread_t_no_capability_xattrs: number
   offsetof_fuse_thread_t_threads_started: number
   fuse_native_mount: (mnt: string, options: string, thread: Buffer, context: object, malloc: (size: number) => Buffer, handlers: unknown[], implemented: Uint32Array) => void
@@ -42,7 +43,7 @@ const UTIME_NOW = (1 << 30) - 1
 const UTIME_OMIT = (1 << 30) - 2
 const OPS_COUNT = 37
 /** The version of swarmfs's patch the binding must report (native/patches; build-addon.sh checks it too). */
-const PATCH_VERSION = 7
+const PATCH_VERSION = 8
 const NANOSECONDS = 1_000_000_000n
 
 export interface Caller { uid: number, gid: number, pid: number }
@@ -108,9 +109,10 @@ export interface FuseOperations {
   /**
    * Optional: flock(2) with LOCK_SH/LOCK_EX/LOCK_UN (| LOCK_NB); `owner` (hex) names the open file
    * description, and LOCK_UN also comes when its last close drops the lock. Without it the kernel keeps
-   * flocks itself, local to this mount.
+   * flocks itself, local to this mount. `interrupted` turns true once the caller got a signal (^C,
+   * kill -9) while waiting: answer EINTR then, or the process stays in the kernel until the answer.
    */
-  flock?: (path: string, fd: number, operation: number, owner: string) => Promise<void>
+  flock?: (path: string, fd: number, operation: number, owner: string, interrupted: () => boolean) => Promise<void>
   utimens (path: string, atime: TimeChange, mtime: TimeChange, caller: Caller): Promise<void>
   readlink (path: string, caller: Caller): Promise<string>
   chown (path: string, uid: number, gid: number, caller: Caller): Promise<void>
@@ -403,8 +405,9 @@ function makeHandlers (binding: Binding, ops: FuseOperations, onError: (operatio
   define('ftruncate', (l, p: string, fd: number, low: number, high: number) => ok(ops.ftruncate(p, fd, uint64(low, high), caller(l))))
   const flock = ops.flock
   if (flock !== undefined) {
-    define('flock', (_l, p: string, fd: number, operation: number, ownerLow: number, ownerHigh: number) =>
-      ok(flock(p, fd, operation, ownerHigh.toString(16).padStart(8, '0') + ownerLow.toString(16).padStart(8, '0'))))
+    const offset = binding.offsetof_fuse_thread_locals_t_interrupted
+    define('flock', (l, p: string, fd: number, operation: number, ownerLow: number, ownerHigh: number) =>
+      ok(flock(p, fd, operation, ownerHigh.toString(16).padStart(8, '0') + ownerLow.toString(16).padStart(8, '0'), () => l.readUInt32LE(offset) !== 0)))
   }
   define('fallocate', (_l, p: string, fd: number, mode: number, offsetLow: number, offsetHigh: number, lengthLow: number, lengthHigh: number) =>
     ok(ops.fallocate(p, fd, mode, uint64(offsetLow, offsetHigh), uint64(lengthLow, lengthHigh))))

@@ -1,8 +1,8 @@
 // flock(2) across a 3-peer cluster, through util-linux's flock(1) on three mounts: an exclusive lock
 // on one peer excludes shared and exclusive requests on the others, shared locks coexist, a blocked
 // request gets the lock once the holder lets go (never before), a holder killed with -9 lets go, a
-// waiter killed with -9 lets go as soon as it is answered (its command never runs), and a peer whose
-// daemon crashed drops its locks when it starts again.
+// waiter killed with -9 exits at once while the lock is still held (its command never runs), and a
+// peer whose daemon crashed drops its locks when it starts again.
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import test from 'brittle'
@@ -36,6 +36,8 @@ test('flock across peers: exclusion, sharing, waiting, killed holders and waiter
   const tryLock = async (peer: ClusterPeer, args: string): Promise<number> => (await sh(`flock -n ${args} ${file(peer)} true`)).code
   /** kill -9 of flock and everything it started (its script inherits the locked descriptor). */
   const killTree = async (group: number): Promise<void> => { await sh(`kill -9 -- -${group} 2>/dev/null; true`) }
+  /** Whether process `pid` still runs (a zombie waiting to be reaped does not). */
+  const alive = async (pid: number): Promise<boolean> => (await sh(`test -e /proc/${pid} && ! grep -q '^State:.*Z' /proc/${pid}/status`)).code === 0
 
   t.is((await a.sh('echo x > lock')).code, 0, 'the file to lock')
   await until(async () => (await sh(`test -e ${file(c)}`)).code === 0, 'the file on every peer')
@@ -56,14 +58,17 @@ test('flock across peers: exclusion, sharing, waiting, killed holders and waiter
   await until(async () => await tryLock(c, '-x') === 0, 'A\'s lock to go with its killed holder')
   t.pass('a holder killed with -9 lets go: the last close drops its lock')
 
-  await hold(a, '-x', `touch ${mark('held2')}; sleep 4; touch ${mark('released2')}`)
+  await hold(a, '-x', `touch ${mark('held2')}; sleep 6; touch ${mark('released2')}`)
   await until(async () => await exists('held2'), 'A to hold the lock again')
   const waiter = await hold(b, '-x', `touch ${mark('taken-by-killed-waiter')}`)
   await new Promise((resolve) => setTimeout(resolve, 500)) // B's request is waiting now
+  t.ok(await alive(waiter), 'B: a blocking request waits while A holds the lock')
   await killTree(waiter)
+  await until(async () => !(await alive(waiter)), 'the killed waiter to exit', 3000)
+  t.absent(await exists('released2'), 'a waiter killed with -9 exits at once, while A still holds the lock')
   await until(async () => await exists('released2'), 'A to let go')
   await until(async () => await tryLock(c, '-x') === 0, 'the lock to be free after A let go')
-  t.is(await tryLock(c, '-x'), 0, 'C: free, the killed waiter let go once answered')
+  t.is(await tryLock(c, '-x'), 0, 'C: free, the killed waiter took nothing')
   t.absent(await exists('taken-by-killed-waiter'), 'and its command never ran')
 
   const crashedHolder = await hold(a, '-x', `touch ${mark('held3')}; sleep 600`)

@@ -1,7 +1,8 @@
 // The mount's side of flock(2) (mount/flock.ts) over a real FsState behind a metadata service whose
 // quorum can go: without one a lock fails with ENOLCK; an unlock is never lost, proposed again until
 // it commits (the kernel forgot the owner when it asked), also for a request that failed without an
-// answer but committed all the same; a later lock by that owner waits for its unlock.
+// answer but committed all the same; a later lock by that owner waits for its unlock; a waiter whose
+// caller got a signal ends with EINTR.
 import test from 'brittle'
 import { constants } from 'node:os'
 import type { Command } from '../../metadata/fs/commands.js'
@@ -107,4 +108,15 @@ test('a lock request that failed without an answer but committed is dropped by i
   metadata.quorum = true
   t.is(await errnoOf(flocks.flock(file, LOCK_UN, '01')), 0, 'its last close')
   t.is(metadata.state.locks.of(file).size, 0, 'dropped the lock nobody knew it held')
+})
+
+test('a waiting request whose caller got a signal ends with EINTR and takes nothing', async (t) => {
+  const { metadata, flocks, file } = setUp()
+  metadata.state.apply({ type: 'flock', fileId: file, owner: lockOwner(OTHER, '09'), mode: 2 })
+  let signalled = false
+  const waiting = errnoOf(flocks.flock(file, LOCK_EX, '01', () => signalled))
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  signalled = true
+  t.is(await waiting, E.EINTR, 'answered EINTR')
+  t.absent(metadata.state.locks.of(file).has(lockOwner(PEER, '01')), 'and holds nothing')
 })

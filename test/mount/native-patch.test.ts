@@ -16,7 +16,7 @@ const T = { timeout: 120_000 }
 
 test('the loaded fuse-native binding is the patched build', T, async (t) => {
   const out = await shOk(t, `cd ${q(path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..'))} && node -e "const d = require('path').dirname(require.resolve('fuse-native/package.json')); const b = require('node-gyp-build')(d); console.log(b.swarmfs_patch, typeof b.offsetof_fuse_thread_locals_t_caller_uid)"`, 'load the binding in a child')
-  t.is(out, '7 number\n', 'swarmfs_patch = 7 and caller offsets exported')
+  t.is(out, '8 number\n', 'swarmfs_patch = 8 and caller offsets exported')
 })
 
 test('patched behaviour on a real mount: independent ns atime/mtime, caller ownership, fstat of an unlinked open file', T, async (t) => {

@@ -31,7 +31,7 @@ test('npm pack is lean, and the tarball installs and runs', async (t) => {
   await writeFile(path.join(app, 'package.json'), JSON.stringify({ name: 'swarmfs-pack-test', private: true }) + '\n')
   const installed = await sh(`npm install --no-audit --no-fund ${path.join(base, manifest!.filename)}`, { cwd: app, timeoutMs: INSTALL_TIMEOUT_MS })
   t.is(installed.code, 0, `npm install of the tarball succeeds ${installed.code === 0 ? '' : installed.stderr.slice(-3000)}`)
-  const patched = await sh(`node -e "process.exit(require('node-gyp-build')('node_modules/fuse-native').swarmfs_patch === 7 ? 0 : 1)"`, { cwd: app })
+  const patched = await sh(`node -e "process.exit(require('node-gyp-build')('node_modules/fuse-native').swarmfs_patch === 8 ? 0 : 1)"`, { cwd: app })
   t.is(patched.code, 0, 'the postinstall built the patched fuse-native addon')
 
   const help = await sh('node_modules/.bin/swarmfs --help', { cwd: app })
