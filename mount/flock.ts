@@ -16,10 +16,11 @@ import type { FileId } from '../metadata/fs/inode.js'
 import type { Logger } from '../peer/log.js'
 import type { MetadataService } from './services.js'
 
-const LOCK_SH = 1
-const LOCK_EX = 2
-const LOCK_NB = 4
-const LOCK_UN = 8
+/** flock(2)'s operation bits, as <sys/file.h> defines them. */
+export const LOCK_SH = 1
+export const LOCK_EX = 2
+export const LOCK_NB = 4
+export const LOCK_UN = 8
 const WAIT_POLL_MS = 20
 const UNLOCK_RETRY_MS = 1000
 

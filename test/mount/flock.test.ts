@@ -12,14 +12,10 @@ import { FsState } from '../../metadata/fs/state.js'
 import type { ApplyResult } from '../../metadata/fs/state.js'
 import { Errno, FsError } from '../../native/errno.js'
 import { SILENT_LOGGER } from '../../peer/log.js'
-import { Flocks } from '../../mount/flock.js'
+import { Flocks, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from '../../mount/flock.js'
 import type { MetadataService } from '../../mount/services.js'
 
 const E = constants.errno
-const LOCK_SH = 1
-const LOCK_EX = 2
-const LOCK_NB = 4
-const LOCK_UN = 8
 const PEER = 'a'.repeat(64)
 const OTHER = 'b'.repeat(64)
 
