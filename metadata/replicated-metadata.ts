@@ -6,7 +6,7 @@ import c from 'compact-encoding'
 import type { Logger } from '../peer/log.js'
 import type { Command } from './fs/commands.js'
 import { decodeCommand, encodeCommand } from './fs/commands.js'
-import { decodeSnapshot, encodeSnapshot } from './fs/snapshot.js'
+import { decodeSnapshot, snapshotPieces } from './fs/snapshot.js'
 import { FsState } from './fs/state.js'
 import type { ApplyResult } from './fs/state.js'
 import { Errno, FsError } from '../native/errno.js'
@@ -26,6 +26,7 @@ const RETRY_TICKS = 10
 const INFLIGHT_BYTES_MAX = 4 * 1024 * 1024
 const SNAPSHOT_ENTRIES = 50_000
 const SNAPSHOT_ENTRIES_MIN = 10_000 // sooner when the log since the last snapshot outweighs it (node-api.ts)
+const SNAPSHOT_SLICE_MS = 5 // of encoding a snapshot at a time, between other work
 const KEEP_ENTRIES = 5_000
 
 // Raft's operating errors as the errnos a FUSE caller sees: without a quorum the cluster times out.
@@ -71,6 +72,7 @@ export class ReplicatedMetadata {
   readonly node: RaftNode
   private readonly storage: RaftStorage
   private readonly timer: NodeJS.Timeout
+  private snapshotSlice: NodeJS.Immediate | null = null
   private readonly peerId: string
   private requestSequence = 0
   private readonly incarnation = Date.now().toString(36)
@@ -97,7 +99,7 @@ export class ReplicatedMetadata {
           onChanged(this.state)
           return resultCodec.encode(result)
         },
-        snapshot: () => encodeSnapshot(this.state),
+        snapshot: () => snapshotPieces(this.state),
         restore: (bytes) => {
           this.state = bytes.length === 0 ? new FsState(options.rootTimeNs) : decodeSnapshot(bytes)
           onChanged(this.state)
@@ -115,9 +117,29 @@ export class ReplicatedMetadata {
       // Alone, a create need not wait for an fsync: it is answered once applied and made durable by the
       // next group commit; fsync(2) waits for it (see sync()). With more voters, every answer waits for
       // the quorum.
-      applyBeforeDurableWhenAlone: true
+      applyBeforeDurableWhenAlone: true,
+      snapshotInSteps: true,
+      onSnapshotBegun: () => { this.takeSnapshot() }
     })
     this.timer = setInterval(() => this.node.tick(), TICK_MS)
+  }
+
+  // A snapshot is encoded in slices of SNAPSHOT_SLICE_MS, each after the I/O that waited (setImmediate):
+  // FUSE, Raft messages and heartbeats are served in between, so a state of a million files (~2.5 s
+  // to encode) never stalls the mount or costs the leadership.
+  private takeSnapshot (): void {
+    if (this.snapshotSlice !== null) return
+    const slice = (): void => {
+      this.snapshotSlice = null
+      const until = performance.now() + SNAPSHOT_SLICE_MS
+      while (this.node.snapshotStep()) {
+        if (performance.now() >= until) {
+          this.snapshotSlice = setImmediate(slice)
+          return
+        }
+      }
+    }
+    this.snapshotSlice = setImmediate(slice)
   }
 
   /**
@@ -178,6 +200,7 @@ export class ReplicatedMetadata {
 
   async close (): Promise<void> {
     clearInterval(this.timer)
+    if (this.snapshotSlice !== null) clearImmediate(this.snapshotSlice)
     this.node.stop()
     await this.storage.close()
   }

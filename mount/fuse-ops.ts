@@ -369,12 +369,12 @@ export function createOperations (metadata: MetadataService, chunks: ChunkServic
       const inode = inodeAt(path, subject)
       if (name === LOCATIONS_XATTR && !isDirectory(inode)) return locationsOf(state(), inode)
       checkXattr(inode, subject, name, MAY_READ)
-      const value = inode.xattrs.get(name)
+      const value = inode.xattrs?.get(name)
       if (value === undefined) throw new FsError(Errno.ENODATA)
       return value
     },
     async listxattr (path, caller) {
-      return [...inodeAt(path, subjectOf(caller)).xattrs.keys()]
+      return [...inodeAt(path, subjectOf(caller)).xattrs?.keys() ?? []]
     },
     async removexattr (path, name, caller) {
       const subject = subjectOf(caller)

@@ -50,13 +50,20 @@ export class FsState {
   private capabilityXattrs = 0
   /** Chunks whose last reference went away since the last takeFreedChunks(); the store may delete them. */
   private freedChunks: string[] = []
+  private applied = 0
 
   constructor (rootTimeNs = 0n) {
     this.inodes.set(ROOT_ID, newInode(ROOT_ID, S_IFDIR | 0o755, 0, 0, rootTimeNs, ROOT_ID))
     this.entries.set(ROOT_ID, new Map())
   }
 
+  /** Commands applied so far by this object: a snapshot being taken checks that none came meanwhile. */
+  get changes (): number {
+    return this.applied
+  }
+
   apply (command: Command): ApplyResult {
+    this.applied++
     switch (command.type) {
       case 'create': return this.create(command.parent, command.name, command.mode, command.uid, command.gid, command.rdev, '', command.nowNs)
       case 'mkdir': return this.create(command.parent, command.name, S_IFDIR | (command.mode & PERMISSION_BITS), command.uid, command.gid, 0, '', command.nowNs)
@@ -283,11 +290,13 @@ export class FsState {
   private setxattr (fileId: FileId, name: string, value: Buffer, flags: number, nowNs: bigint): ApplyResult {
     const inode = this.inodes.get(fileId)
     if (inode === undefined) return failed(Errno.ENOENT)
-    const exists = inode.xattrs.has(name)
+    const old = inode.xattrs?.get(name)
+    const exists = old !== undefined
     if ((flags & XATTR_CREATE) !== 0 && exists) return failed(Errno.EEXIST)
     if ((flags & XATTR_REPLACE) !== 0 && !exists) return failed(Errno.ENODATA)
-    const total = xattrBytes(inode) - (exists ? Buffer.byteLength(name) + inode.xattrs.get(name)!.length : 0)
+    const total = xattrBytes(inode) - (exists ? Buffer.byteLength(name) + old.length : 0)
     if (total + Buffer.byteLength(name) + value.length > XATTR_TOTAL_BYTES_MAX) return failed(Errno.ENOSPC)
+    inode.xattrs ??= new Map()
     inode.xattrs.set(name, value)
     if (name === CAPABILITY_XATTR && !exists) this.capabilityXattrs++
     inode.ctimeNs = nowNs
@@ -297,7 +306,8 @@ export class FsState {
   private removexattr (fileId: FileId, name: string, nowNs: bigint): ApplyResult {
     const inode = this.inodes.get(fileId)
     if (inode === undefined) return failed(Errno.ENOENT)
-    if (!inode.xattrs.delete(name)) return failed(Errno.ENODATA)
+    if (inode.xattrs?.delete(name) !== true) return failed(Errno.ENODATA)
+    if (inode.xattrs.size === 0) inode.xattrs = null
     if (name === CAPABILITY_XATTR) this.capabilityXattrs--
     inode.ctimeNs = nowNs
     return { errno: 0, fileId }
@@ -310,17 +320,18 @@ export class FsState {
     if (size > FILE_BYTES_MAX) return failed(Errno.EFBIG)
     if (!updates.every((update) => update.ref?.holders === undefined || validHolders(update.ref.holders))) return failed(Errno.EINVAL)
     const slots = Math.ceil(size / CHUNK_BYTES)
+    const keys = new Map<ChunkUpdate, string>() // one string per new chunk id, shared by both tables
     for (const update of updates) {
       if (update.index >= slots) continue // truncated away by a later setattr on another handle
       while (inode.chunks.length <= update.index) inode.chunks.push(null)
-      this.replaceSlot(inode, update.index, update.ref)
+      const key = this.replaceSlot(inode, update.index, update.ref)
+      if (key !== null) keys.set(update, key)
     }
     this.truncate(inode, size)
     // Holders after every slot moved: a chunk this commit both dropped and re-referenced keeps them.
-    for (const update of updates) {
-      if (update.index >= slots || update.ref?.holders === undefined) continue
-      const key = chunkKey(update.ref.id)
-      if (this.chunkReferences.has(key)) this.chunkLocations.add(key, update.ref.holders, this.removedPeers)
+    for (const [update, key] of keys) {
+      const holders = update.ref?.holders
+      if (holders !== undefined && this.chunkReferences.has(key)) this.chunkLocations.add(key, holders, this.removedPeers)
     }
     inode.mtimeNs = mtimeNs
     setOwnerModeAtime(inode, attributes)
@@ -433,7 +444,7 @@ export class FsState {
   }
 
   private forget (inode: Inode): void {
-    if (inode.xattrs.has(CAPABILITY_XATTR)) this.capabilityXattrs--
+    if (inode.xattrs?.has(CAPABILITY_XATTR) === true) this.capabilityXattrs--
     this.locks.dropFile(inode.id)
     this.inodes.delete(inode.id)
   }
@@ -457,24 +468,24 @@ export class FsState {
     inode.size = size
   }
 
-  private replaceSlot (inode: Inode, index: number, ref: ChunkRef | null): void {
+  /** Points slot `index` at `ref`, counting references; returns the new chunk's key, if any. */
+  private replaceSlot (inode: Inode, index: number, ref: ChunkRef | null): string | null {
     const old = inode.chunks[index]
-    if (ref !== null) {
-      const key = chunkKey(ref.id)
-      this.chunkReferences.set(key, (this.chunkReferences.get(key) ?? 0) + 1)
-    }
+    const key = ref === null ? null : chunkKey(ref.id)
+    if (key !== null) this.chunkReferences.set(key, (this.chunkReferences.get(key) ?? 0) + 1)
     if (old !== undefined && old !== null) {
-      const key = chunkKey(old.id)
-      const count = this.chunkReferences.get(key)! - 1
+      const oldKey = chunkKey(old.id)
+      const count = this.chunkReferences.get(oldKey)! - 1
       if (count === 0) {
-        this.chunkReferences.delete(key)
-        this.chunkLocations.forget(key)
-        this.freedChunks.push(key)
+        this.chunkReferences.delete(oldKey)
+        this.chunkLocations.forget(oldKey)
+        this.freedChunks.push(oldKey)
       } else {
-        this.chunkReferences.set(key, count)
+        this.chunkReferences.set(oldKey, count)
       }
     }
     inode.chunks[index] = ref === null ? null : { id: ref.id, length: ref.length }
+    return key
   }
 
   /** Invariants a test or simulator can assert after every step. Throws on the first violation. */
@@ -503,7 +514,8 @@ export class FsState {
       for (const ref of inode.chunks) {
         if (ref === null) continue
         assert(ref.holders === undefined, `inode ${inode.id} keeps holders in a chunk ref`)
-        references.set(chunkKey(ref.id), (references.get(chunkKey(ref.id)) ?? 0) + 1)
+        const key = chunkKey(ref.id)
+        references.set(key, (references.get(key) ?? 0) + 1)
       }
     }
     for (const [id, holder] of this.orphans) {
@@ -525,7 +537,7 @@ export class FsState {
 
 function countCapabilityXattrs (inodes: Iterable<Inode>): number {
   let count = 0
-  for (const inode of inodes) if (inode.xattrs.has(CAPABILITY_XATTR)) count++
+  for (const inode of inodes) if (inode.xattrs?.has(CAPABILITY_XATTR) === true) count++
   return count
 }
 
@@ -533,7 +545,7 @@ function newInode (id: FileId, mode: number, uid: number, gid: number, nowNs: bi
   const directory = fileType(mode) === S_IFDIR
   return {
     id, mode, uid, gid, rdev: 0, nlink: directory ? 2 : 1, size: 0, atimeNs: nowNs, mtimeNs: nowNs, ctimeNs: nowNs,
-    version: 0, chunks: [], target: '', xattrs: new Map(), parent: directory ? parent : 0
+    version: 0, chunks: [], target: '', xattrs: null, parent: directory ? parent : 0
   }
 }
 
@@ -549,7 +561,7 @@ function touchDirectory (directory: Inode, nowNs: bigint): void {
 
 function xattrBytes (inode: Inode): number {
   let total = 0
-  for (const [name, value] of inode.xattrs) total += Buffer.byteLength(name) + value.length
+  for (const [name, value] of inode.xattrs ?? []) total += Buffer.byteLength(name) + value.length
   return total
 }
 

@@ -17,10 +17,12 @@ import type { Transport } from './transport.js'
 import c from 'compact-encoding'
 
 // Generic over the replicated state machine (hashicorp fsm.go's three methods). apply must be
-// deterministic; restore must discard all previous state.
+// deterministic; restore must discard all previous state. snapshot yields the state's bytes in pieces
+// (concatenated, they are what restore takes), produced lazily, so that a big state can be encoded a
+// few pieces at a time between other work: no apply happens until the last piece was taken.
 export interface StateMachine {
   apply: (command: Uint8Array) => Uint8Array
-  snapshot: () => Uint8Array
+  snapshot: () => Iterable<Uint8Array>
   restore: (bytes: Uint8Array) => void
 }
 
@@ -47,6 +49,12 @@ export interface NodeOptions {
   // still a prefix of the history. `durable()` waits for everything answered so far (fsync semantics,
   // like CephFS's early "unsafe" reply). Off by default; never used with more than one voter.
   applyBeforeDurableWhenAlone?: boolean
+  // Snapshots are taken in steps the host runs (snapshotStep), a few pieces at a time, instead of all
+  // at once: encoding a state of many files takes long enough (~2.5 µs a file) to stall a leader past
+  // its election timeout. Meanwhile committed entries wait to be applied (the state must hold still
+  // while it is encoded); replication, commits, heartbeats and reads of the state go on. Off: at once.
+  snapshotInSteps?: boolean
+  onSnapshotBegun?: () => void // with snapshotInSteps: a snapshot needs snapshotStep calls now
 }
 
 export interface NodeStatus {
@@ -78,6 +86,14 @@ interface ReadWaiter {
 
 const PROCESS_READY_MAX = 64
 
+interface SnapshotInProgress {
+  index: number // the state's index when it began: what the snapshot covers
+  conf: ConfState
+  parts: Array<Iterator<Uint8Array>> // the sessions' pieces, then the state machine's
+  taken: Uint8Array[][] // the pieces taken so far, by part
+  part: number // the part being taken
+}
+
 export class RaftNode {
   readonly raw: RawNode
   private readonly options: NodeOptions
@@ -98,6 +114,9 @@ export class RaftNode {
   // The highest entry index reflected in the state machine: applied on commit or, alone, on append.
   private stateIndex: number
   private readonly durableWaiters: Array<{ index: number, resolve: () => void, reject: (error: RaftError) => void }> = []
+  private snapshotting: SnapshotInProgress | null = null
+  // Committed entries that arrived while a snapshot was being taken, in order, applied once it is done.
+  private readonly deferred: Entry[] = []
 
   constructor (options: NodeOptions) {
     this.options = options
@@ -197,6 +216,8 @@ export class RaftNode {
   }
 
   stop (): void {
+    this.snapshotting = null
+    this.deferred.length = 0
     for (const waiter of this.durableWaiters.splice(0)) waiter.reject(new RaftError('STOPPED', 'node stopped'))
     this.stopped = true
     for (const [id, w] of this.proposals) this.finishProposal(id, w, new RaftError('STOPPED', 'node stopped'), null)
@@ -338,11 +359,15 @@ export class RaftNode {
     if (!messagesSent && rd.messages.length > 0) transport.send(rd.messages)
     if (rd.messagesAfterPersist.length > 0) transport.send(rd.messagesAfterPersist)
     if (rd.snapshot !== null) {
+      // The leader's snapshot supersedes one being taken here, and every entry waiting for it.
+      this.snapshotting = null
+      const waiting = this.deferred.splice(0).filter((e) => e.index > rd.snapshot!.metadata.index)
       this.restoreState(rd.snapshot.data)
       this.snapshotIndex = rd.snapshot.metadata.index
       this.snapshotBytes = rd.snapshot.data.byteLength
       this.logBytesSinceSnapshot = 0
       this.stateIndex = rd.snapshot.metadata.index
+      for (const e of waiting) this.applyEntry(e)
     }
     for (let i = appliedEarly; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i]!)
     for (const rs of rd.readStates) {
@@ -363,6 +388,12 @@ export class RaftNode {
   }
 
   private applyEntry (e: Entry): void {
+    if (this.snapshotting !== null) {
+      // The state holds still while a snapshot of it is taken: the entry waits, once (alone, an entry
+      // applied at append comes again at commit).
+      if (e.index > (this.deferred[this.deferred.length - 1]?.index ?? this.stateIndex)) this.deferred.push(e)
+      return
+    }
     this.options.onApply?.(e)
     if (e.index <= this.stateIndex) return // already applied when it was appended (alone)
     this.stateIndex = e.index
@@ -378,52 +409,77 @@ export class RaftNode {
     if (waiter !== undefined) this.finishProposal(requestId, waiter, null, result)
   }
 
+  // A read is answered once the state reflects its index (not merely Raft's applied index: entries
+  // wait while a snapshot is taken).
   private releaseReads (): void {
-    const applied = this.raw.raft.log.applied
     for (const [key, r] of this.reads) {
-      if (r.index >= 0 && applied >= r.index) this.finishRead(key, r, null, r.index)
+      if (r.index >= 0 && this.stateIndex >= r.index) this.finishRead(key, r, null, r.index)
     }
   }
 
-  // Paper §7: snapshot the applied state and drop the log behind it, keeping a tail for slow followers.
+  // fsync(2) semantics: durable() waiters go once everything they saw is committed.
   private releaseDurableWaiters (): void {
     const applied = this.raw.raft.log.applied
     while (this.durableWaiters.length > 0 && this.durableWaiters[0]!.index <= applied) this.durableWaiters.shift()!.resolve()
   }
 
   private maybeCompact (): void {
+    if (this.snapshotting !== null) return
     const applied = this.raw.raft.log.applied
     const since = applied - this.snapshotIndex
     const { snapshotEntries, snapshotEntriesMin = snapshotEntries } = this.options
     if (since < snapshotEntries && !(since >= snapshotEntriesMin && this.logBytesSinceSnapshot >= this.snapshotBytes)) return
-    if (this.stateIndex > applied) return // the state machine holds entries not yet committed: wait
+    if (this.stateIndex !== applied) return // the state machine holds entries not yet committed: wait
+    const parts = [this.sessions.pieces(), this.options.stateMachine.snapshot()[Symbol.iterator]()]
+    this.snapshotting = { index: applied, conf: this.raw.raft.configs.at(applied), parts, taken: parts.map(() => []), part: 0 }
+    if (this.options.snapshotInSteps === true) this.options.onSnapshotBegun?.()
+    else this.snapshotStep(Infinity)
+  }
+
+  /** Whether a snapshot is being taken (see snapshotInSteps): the host should go on calling snapshotStep. */
+  snapshotPending (): boolean {
+    return this.snapshotting !== null
+  }
+
+  /**
+   * Takes up to `pieces` more pieces of the snapshot being taken; once it has them all, stores the
+   * snapshot, compacts the log behind it and applies the entries that waited. Returns whether the
+   * snapshot still needs more steps.
+   */
+  snapshotStep (pieces = 1): boolean {
+    const snapshot = this.snapshotting
+    if (snapshot === null || this.stopped) return false
+    for (let i = 0; i < pieces; i++) {
+      const next = snapshot.parts[snapshot.part]!.next()
+      if (next.done !== true) snapshot.taken[snapshot.part]!.push(next.value)
+      else if (++snapshot.part === snapshot.parts.length) {
+        this.finishSnapshot(snapshot)
+        return false
+      }
+    }
+    return true
+  }
+
+  // Paper §7: store the snapshot and drop the log behind it, keeping a tail for slow followers.
+  private finishSnapshot (snapshot: SnapshotInProgress): void {
+    this.snapshotting = null
     const { storage } = this.options
-    const conf = this.raw.raft.configs.at(applied)
-    const data = this.snapshotState()
-    storage.createSnapshot(applied, conf, data)
-    this.snapshotIndex = applied
+    const data = encodeReplicatedState(snapshot.taken)
+    storage.createSnapshot(snapshot.index, snapshot.conf, data)
+    this.snapshotIndex = snapshot.index
     this.snapshotBytes = data.byteLength
     this.logBytesSinceSnapshot = 0
-    const compactTo = applied - this.options.keepEntries
+    const compactTo = snapshot.index - this.options.keepEntries
     if (compactTo > storage.firstIndex()) {
       storage.compact(compactTo)
       this.raw.onCompacted(compactTo)
     }
+    for (const e of this.deferred.splice(0)) this.applyEntry(e)
+    this.releaseReads()
+    this.maybeCompact()
   }
 
   // ---- the replicated state: sessions + the state machine ----
-
-  private snapshotState (): Uint8Array {
-    const sessions = this.sessions.encode()
-    const machine = this.options.stateMachine.snapshot()
-    const state = c.state()
-    c.buffer.preencode(state, sessions)
-    c.buffer.preencode(state, machine)
-    state.buffer = new Uint8Array(state.end)
-    c.buffer.encode(state, sessions)
-    c.buffer.encode(state, machine)
-    return state.buffer
-  }
 
   private restoreState (bytes: Uint8Array): void {
     const state = c.state(0, bytes.byteLength, bytes)
@@ -433,4 +489,24 @@ export class RaftNode {
     this.sessions = SessionTable.decode(sessions)
     this.options.stateMachine.restore(machine)
   }
+}
+
+/** The parts (sessions, state machine), each given as its pieces, as one buffer of length-prefixed parts. */
+function encodeReplicatedState (parts: ReadonlyArray<readonly Uint8Array[]>): Uint8Array {
+  const sizes = parts.map((pieces) => pieces.reduce((sum, piece) => sum + piece.byteLength, 0))
+  const state = c.state()
+  for (const size of sizes) {
+    c.uint.preencode(state, size)
+    state.end += size
+  }
+  const buffer = new Uint8Array(state.end)
+  state.buffer = buffer
+  parts.forEach((pieces, part) => {
+    c.uint.encode(state, sizes[part]!)
+    for (const piece of pieces) {
+      buffer.set(piece, state.start)
+      state.start += piece.byteLength
+    }
+  })
+  return buffer
 }

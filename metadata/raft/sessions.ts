@@ -11,6 +11,7 @@ import { DecodeError } from './messages.js'
 export const SESSIONS_MAX = 100_000
 export const REQUEST_ID_BYTES_MAX = 128
 export const RESULT_BYTES_MAX = 1024 * 1024
+const SESSIONS_PER_PIECE = 4096
 
 // A result is kept as a one-byte string: a few dozen bytes on the JS heap, where a Uint8Array costs
 // two objects and a separately allocated backing store (~300 bytes); at SESSIONS_MAX entries that was
@@ -25,6 +26,7 @@ function fromStored (stored: string): Uint8Array {
 
 export class SessionTable {
   private readonly results = new Map<string, string>()
+  private recorded = 0
 
   constructor (readonly capacity: number = SESSIONS_MAX) {
     assert(capacity > 0, 'sessions: capacity must be positive')
@@ -38,6 +40,7 @@ export class SessionTable {
   record (requestId: string, result: Uint8Array): void {
     assert(!this.results.has(requestId), 'sessions: a request applies once')
     this.results.set(requestId, toStored(result))
+    this.recorded++
     if (this.results.size > this.capacity) {
       const oldest = this.results.keys().next().value as string
       this.results.delete(oldest)
@@ -50,24 +53,44 @@ export class SessionTable {
   }
 
   encode (): Uint8Array {
-    const entries = [...this.results]
-    const state = c.state()
-    c.uint.preencode(state, entries.length)
-    // Each result as c.buffer would write it (length, then the bytes), straight from its string.
-    for (const [id, result] of entries) {
-      c.string.preencode(state, id)
-      c.uint.preencode(state, result.length)
-      state.end += result.length
+    return Buffer.concat([...this.pieces()])
+  }
+
+  /**
+   * encode()'s bytes in pieces of at most SESSIONS_PER_PIECE results, encoded as they are asked for (a
+   * full table takes ~60 ms at once). The table must not change until the last piece is taken.
+   */
+  * pieces (): Generator<Uint8Array, void, undefined> {
+    const recorded = this.recorded
+    const entries = this.results.entries()
+    let first = true
+    for (;;) {
+      if (this.recorded !== recorded) throw new Error('sessions: a result was recorded while the table was encoded')
+      const batch: Array<[string, string]> = []
+      for (let next = entries.next(); next.done !== true; next = entries.next()) {
+        batch.push(next.value)
+        if (batch.length === SESSIONS_PER_PIECE) break
+      }
+      if (batch.length === 0 && !first) return
+      const state = c.state()
+      if (first) c.uint.preencode(state, this.results.size)
+      // Each result as c.buffer would write it (length, then the bytes), straight from its string.
+      for (const [id, result] of batch) {
+        c.string.preencode(state, id)
+        c.uint.preencode(state, result.length)
+        state.end += result.length
+      }
+      const buffer = Buffer.alloc(state.end)
+      state.buffer = buffer
+      if (first) c.uint.encode(state, this.results.size)
+      for (const [id, result] of batch) {
+        c.string.encode(state, id)
+        c.uint.encode(state, result.length)
+        state.start += buffer.write(result, state.start, 'latin1')
+      }
+      first = false
+      yield buffer
     }
-    const buffer = Buffer.alloc(state.end)
-    state.buffer = buffer
-    c.uint.encode(state, entries.length)
-    for (const [id, result] of entries) {
-      c.string.encode(state, id)
-      c.uint.encode(state, result.length)
-      state.start += buffer.write(result, state.start, 'latin1')
-    }
-    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
   }
 
   static decode (bytes: Uint8Array, capacity: number = SESSIONS_MAX): SessionTable {

@@ -2,10 +2,12 @@
 // the same run. Sizes come from the environment so a quick run is possible:
 //   SWARMFS_BENCH_MB (default 1024), SWARMFS_BENCH_FILES (2000), SWARMFS_BENCH_RUNS (3),
 //   SWARMFS_BENCH_RAFT_SECONDS (4, per concurrency level of the Raft benchmark), SWARMFS_BENCH_CLUSTER_MB (1024);
-//   SWARMFS_BENCH_ONLY=fs|raft|cluster runs just one of them.
+//   SWARMFS_BENCH_SNAPSHOT_FILES (200000, the metadata snapshot benchmark's tree);
+//   SWARMFS_BENCH_ONLY=fs|raft|snapshot|cluster runs just one of them.
 import { benchFilesystem, formatFilesystemTable } from './filesystem-bench.js'
 import { benchChunks, benchCluster, benchTrees } from './cluster-bench.js'
 import { benchRaft } from './raft-bench.js'
+import { benchSnapshots } from './snapshot-bench.js'
 
 function numberFromEnvironment (name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback)
@@ -15,9 +17,10 @@ function numberFromEnvironment (name: string, fallback: number): number {
 
 async function main (): Promise<void> {
   const only = process.env.SWARMFS_BENCH_ONLY ?? ''
-  if (!['', 'fs', 'raft', 'cluster'].includes(only)) throw new Error('SWARMFS_BENCH_ONLY must be fs, raft or cluster')
+  if (!['', 'fs', 'raft', 'snapshot', 'cluster'].includes(only)) throw new Error('SWARMFS_BENCH_ONLY must be fs, raft, snapshot or cluster')
   if (only === '' || only === 'fs') await mainFilesystem()
   if (only === '' || only === 'raft') console.log(await benchRaft((line) => console.log(line)))
+  if (only === '' || only === 'snapshot') console.log(await benchSnapshots(numberFromEnvironment('SWARMFS_BENCH_SNAPSHOT_FILES', 200_000), (line) => console.log(line)))
   if (only === '' || only === 'cluster') {
     const options = {
       smallFiles: numberFromEnvironment('SWARMFS_BENCH_FILES', 2000),

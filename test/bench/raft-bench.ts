@@ -86,8 +86,8 @@ class CounterMachine implements StateMachine {
     return this.result
   }
 
-  snapshot (): Uint8Array {
-    return new TextEncoder().encode(String(this.count))
+  snapshot (): Uint8Array[] {
+    return [new TextEncoder().encode(String(this.count))]
   }
 
   restore (bytes: Uint8Array): void {

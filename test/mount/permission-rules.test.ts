@@ -16,7 +16,7 @@ import { resolve, resolveParent } from '../../mount/path-resolver.js'
 function inode (mode: number, uid: number, gid: number): Inode {
   return {
     id: 2, mode, uid, gid, rdev: 0, nlink: 1, size: 0, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n, version: 0, chunks: [], target: '',
-    xattrs: new Map(), parent: 0
+    xattrs: null, parent: 0
   }
 }
 

@@ -92,6 +92,7 @@ export class SimCluster {
       retryTicks: ELECTION_TICKS,
       snapshotEntries: this.options.snapshotEntries,
       keepEntries: 4,
+      snapshotInSteps: true,
       onApply: (e: Entry) => this.invariants.onApply(sim.id, e)
     })
     // Deliveries go through guard() so a crash armed for this node's fsync is caught here.
@@ -150,10 +151,15 @@ export class SimCluster {
     return best
   }
 
-  // One unit of simulated time: deliver due messages, tick nodes whose clock fires, check invariants.
+  // One unit of simulated time: deliver due messages, tick nodes whose clock fires, take a piece or two
+  // of snapshots being taken (so each spans several units, with messages and ticks in between), check
+  // invariants.
   step (): void {
     this.now++
     this.network.deliverDue()
+    for (const sim of this.nodes.values()) {
+      if (sim.node?.snapshotPending() === true) this.guard(sim, (node) => node.snapshotStep(1 + this.rng.nextInt(2)))
+    }
     for (const sim of this.nodes.values()) {
       if (sim.node === null || this.now < sim.nextTickAt) continue
       sim.nextTickAt += sim.tickPeriod

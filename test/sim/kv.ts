@@ -33,8 +33,16 @@ export class KvStateMachine implements StateMachine {
     return this.data.get(key) ?? null
   }
 
-  snapshot (): Uint8Array {
-    return encodeJson([...this.data].sort(([a], [b]) => (a < b ? -1 : 1)))
+  /** A JSON array of [key, value] pairs, one pair a piece, read as taken: the node must not apply meanwhile. */
+  * snapshot (): Generator<Uint8Array, void, undefined> {
+    const applied = this.applied
+    const keys = [...this.data.keys()].sort()
+    yield encoder.encode('[')
+    for (const [i, key] of keys.entries()) {
+      if (this.applied !== applied) throw new Error('kv: a command was applied while a snapshot was taken')
+      yield encoder.encode((i > 0 ? ',' : '') + JSON.stringify([key, this.data.get(key)]))
+    }
+    yield encoder.encode(']')
   }
 
   restore (bytes: Uint8Array): void {

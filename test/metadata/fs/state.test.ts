@@ -12,7 +12,7 @@ import { constants } from 'node:os'
 import type { Command } from '../../../metadata/fs/commands.js'
 import { DecodeError, HOLDERS_MAX, PEER_ID_BYTES_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, decodeCommand, encodeCommand } from '../../../metadata/fs/commands.js'
 import { CAPABILITY_XATTR, CHUNK_BYTES, ROOT_ID, S_IFREG } from '../../../metadata/fs/inode.js'
-import { decodeSnapshot, encodeSnapshot } from '../../../metadata/fs/snapshot.js'
+import { SNAPSHOT_PIECE_ITEMS, decodeSnapshot, encodeSnapshot, snapshotPieces } from '../../../metadata/fs/snapshot.js'
 import { FsState, REMOVED_PEERS_MAX } from '../../../metadata/fs/state.js'
 import { fuzzCases } from '../../helpers/fuzz-scale.js'
 import { seededRandom as random } from '../../helpers/seeded-random.js'
@@ -430,4 +430,28 @@ test('decoders refuse bad peer ids, orphan records and removed-peer records with
   t.is(bytes[countAt], 1, 'the removed-peer count sits just before its one record')
   const duplicated = Buffer.concat([bytes.subarray(0, countAt), Buffer.from([2]), record, record, bytes.subarray(bytes.length - tail)])
   t.exception(() => decodeSnapshot(duplicated), DecodeError, 'a removed peer listed twice')
+})
+
+test('snapshot pieces: a big state comes in bounded pieces that add up to the snapshot; a change midway is refused', (t) => {
+  const fs = new FsState()
+  const big = fs.apply(mkdirCommand(ROOT_ID, 'big')).fileId!
+  const entries = 2 * SNAPSHOT_PIECE_ITEMS + 7 // a directory spanning three pieces
+  for (let i = 0; i < entries; i++) {
+    const fileId = fs.apply(fileCommand(big, `f${i}`)).fileId!
+    const chunk = Buffer.alloc(32)
+    chunk.writeUInt16BE(i) // a chunk of its own, located
+    fs.apply({ type: 'commitChunks', fileId, size: 1, updates: [{ index: 0, ref: { id: chunk, length: 1, holders: [PEER_A] } }], mtimeNs: t0, attributes: {}, nowNs: t0 })
+  }
+  fs.apply(mkdirCommand(ROOT_ID, 'empty'))
+  const pieces = [...snapshotPieces(fs)]
+  t.ok(pieces.length >= 8, `${pieces.length} pieces`)
+  t.ok(Buffer.concat(pieces).equals(encodeSnapshot(fs)), 'concatenated, they are the snapshot')
+  const restored = decodeSnapshot(Buffer.concat(pieces))
+  t.is(restored.entries.get(big)?.size, entries)
+  t.ok(encodeSnapshot(restored).equals(encodeSnapshot(fs)), 'which restores the same state')
+  t.is(restored.locationCount(), fs.locationCount())
+  const taking = snapshotPieces(fs)
+  taking.next()
+  fs.apply(fileCommand(big, 'late'))
+  t.exception(() => [...taking], /changed while a snapshot/, 'a state that changed midway never yields a torn snapshot')
 })

@@ -3,6 +3,7 @@
 // once even if it reaches the log twice; with no leader a proposal fails with NO_LEADER after its
 // bounded wait; a read barrier covers every write completed before it.
 import test from 'brittle'
+import c from 'compact-encoding'
 import { MemoryStorage } from '../../../metadata/raft/memory-storage.js'
 import { RaftNode } from '../../../metadata/raft/node-api.js'
 import { RaftError } from '../../../metadata/raft/errors.js'
@@ -19,7 +20,7 @@ interface Harness {
   run: (units: number) => void
 }
 
-function cluster (ids: string[], snapshots: { snapshotEntries?: number, snapshotEntriesMin?: number } = {}): Harness {
+function cluster (ids: string[], snapshots: { snapshotEntries?: number, snapshotEntriesMin?: number, snapshotInSteps?: boolean, onSnapshotBegun?: () => void } = {}): Harness {
   let now = 0
   const rng = new Rng(5)
   const network = new SimNetwork(rng, () => now)
@@ -147,4 +148,52 @@ test('node api: a small state is snapshotted once its log outweighs it; a big on
   t.is(storage.snapshot().metadata.index, big, 'then 200 entries of ~50 bytes do not outweigh its ~20 KB: no new snapshot')
   await put('k', 'x'.repeat(200), 100)
   t.ok(storage.snapshot().metadata.index > big, '100 entries of ~250 bytes, which add up to more than its size, do')
+})
+
+test('node api: a snapshot taken in steps holds the state still; commits go on and apply once it is taken', async (t) => {
+  let begun = 0
+  const h = cluster(['a', 'b', 'c'], { snapshotEntries: 30, snapshotInSteps: true, onSnapshotBegun: () => { begun++ } })
+  h.run(400)
+  const leader = leaderOf(h)
+  const machine = [...h.nodes].map(([id, node]) => node === leader ? h.machines.get(id)! : null).find((m) => m !== null)!
+  let requests = 0
+  while (!leader.snapshotPending()) {
+    const done = leader.propose(encodeJson({ op: 'put', key: `k${requests}`, value: 'v' }), `req-${++requests}`)
+    h.run(20)
+    await done
+  }
+  t.ok(begun >= 1, 'the host was told to take steps')
+  const keys = machine.data.size
+  const applied = machine.applied
+  let written = false
+  const during = leader.propose(encodeJson({ op: 'put', key: 'during', value: 'v' }), 'req-during')
+  void during.then(() => { written = true })
+  h.run(100)
+  let read = false
+  void leader.readBarrier().then(() => { read = true }) // asked after the write committed: must see it
+  h.run(50)
+  await Promise.resolve()
+  const snapshotIndex = h.storages.get(leader.status().id)!.snapshot().metadata.index
+  t.ok(leader.status().commit > snapshotIndex, 'the write committed meanwhile')
+  t.is(machine.applied, applied, 'but the state held still')
+  t.is(machine.read('during'), null)
+  t.absent(written, 'so its proposer still waits')
+  t.absent(read, 'and so does a read barrier')
+  let steps = 0
+  while (leader.snapshotStep()) steps++
+  t.ok(steps >= keys, `taken piece by piece (${steps + 1} steps for ${keys} keys)`)
+  t.alike(decodeJson(await during), { ok: true }, 'then the write applies and is answered')
+  t.is(machine.read('during'), 'v')
+  h.run(10)
+  await Promise.resolve()
+  t.ok(read, 'and the read barrier passes')
+  const snapshot = h.storages.get(leader.status().id)!.snapshot()
+  const state = c.state(0, snapshot.data.byteLength, snapshot.data)
+  c.buffer.decode(state) // the sessions
+  const pairs = decodeJson<Array<[string, string]>>(c.buffer.decode(state)!)
+  t.is(pairs.length, keys, 'the snapshot is the state as it was when it began')
+  t.absent(pairs.some(([key]) => key === 'during'))
+  for (const node of h.nodes.values()) while (node.snapshotStep()) {}
+  h.run(100)
+  for (const m of h.machines.values()) t.is(m.read('during'), 'v', 'every node applied it')
 })
