@@ -79,6 +79,13 @@ export class ChunkLocations {
   }
 
   checkInvariants (isReferenced: (chunk: string) => boolean, removedPeers: ReadonlySet<string>): void {
+    const steps = this.invariantSteps(isReferenced, removedPeers)
+    while (steps.next().done !== true) {}
+  }
+
+  /** checkInvariants a part at a time: yields every `stepItems` located chunks. */
+  * invariantSteps (isReferenced: (chunk: string) => boolean, removedPeers: ReadonlySet<string>, stepItems = 4096): Generator<void, void, undefined> {
+    let visited = 0
     assert(this.peers.length <= PEER_TABLE_MAX, 'peer table over its bound')
     assert(this.indexes.size === this.peers.length, 'peer table and its index differ in size')
     this.peers.forEach((peerId, index) => {
@@ -86,6 +93,7 @@ export class ChunkLocations {
       assert(this.indexes.get(peerId) === index, `peer table slot ${index} is not indexed`)
     })
     for (const [chunk, list] of this.locations) {
+      if (++visited % stepItems === 0) yield
       assert(isReferenced(chunk), `location of unreferenced chunk ${chunk}`)
       assert(list.length > 0 && list.length <= HOLDERS_MAX, `chunk ${chunk} has ${list.length} holders`)
       list.forEach((index, at) => {

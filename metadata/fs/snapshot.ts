@@ -76,6 +76,8 @@ function count (state: c.State): number {
 
 /** Items per piece of snapshotPieces: ~2–3 ms of encoding for inodes. */
 export const SNAPSHOT_PIECE_ITEMS = 1024
+/** Items per step of decodeSnapshotSteps: ~4 ms of decoding (with its share of the checks at the end). */
+const RESTORE_STEP_ITEMS = 256
 
 type Section = (state: c.State, step: 'preencode' | 'encode') => void
 
@@ -165,7 +167,7 @@ function * batches<T> (items: Iterable<T>, always = false): Generator<T[], void,
 }
 
 /** The peer table, then each located chunk with its holders' indexes; the rest is checkInvariants' job. */
-function decodeLocations (state: c.State, fs: FsState, keys: ReadonlyMap<string, string>): void {
+function * decodeLocations (state: c.State, fs: FsState, keys: ReadonlyMap<string, string>): Generator<void, void, undefined> {
   const table = fs.chunkLocations
   const peers = count(state)
   if (peers > PEER_TABLE_MAX) throw new DecodeError('peer table too long')
@@ -181,6 +183,7 @@ function decodeLocations (state: c.State, fs: FsState, keys: ReadonlyMap<string,
     const holders = count(state)
     if (holders > HOLDERS_MAX) throw new DecodeError('too many holders')
     table.locations.set(chunk, Array.from({ length: holders }, () => safe(c.uint.decode(state))))
+    if (i % RESTORE_STEP_ITEMS === 0) yield
   }
 }
 
@@ -198,6 +201,14 @@ function decodeLocks (state: c.State, fs: FsState): void {
 
 /** Rebuilds the state; malformed bytes throw DecodeError, and the result passes checkInvariants. */
 export function decodeSnapshot (bytes: Uint8Array): FsState {
+  return runSteps(decodeSnapshotSteps(bytes))
+}
+
+/**
+ * decodeSnapshot a piece at a time: yields after every RESTORE_STEP_ITEMS or so items, so a big state
+ * is decoded between other work, and returns the state at the end.
+ */
+export function * decodeSnapshotSteps (bytes: Uint8Array): Generator<void, FsState, undefined> {
   try {
     const state = c.state(0, bytes.length, bytes)
     const version = c.uint.decode(state)
@@ -206,12 +217,21 @@ export function decodeSnapshot (bytes: Uint8Array): FsState {
     fs.inodes.clear()
     fs.entries.clear()
     fs.nextFileId = safe(c.uint.decode(state))
-    const inodes = Array.from({ length: count(state) }, () => inodeCodec.decode(state))
-    for (const inode of inodes) fs.inodes.set(inode.id, inode)
+    let decoded = 0 // items so far: a step ends after every RESTORE_STEP_ITEMS
+    const inodes: Inode[] = []
+    for (let i = count(state); i > 0; i--) {
+      const inode = inodeCodec.decode(state)
+      inodes.push(inode)
+      fs.inodes.set(inode.id, inode)
+      if (++decoded % RESTORE_STEP_ITEMS === 0) yield
+    }
     fs.recountDerived()
     for (const directory of inodes.filter(isDirectory)) {
       const children = new Map<string, number>()
-      for (let i = count(state); i > 0; i--) children.set(c.string.decode(state), safe(c.uint.decode(state)))
+      for (let i = count(state); i > 0; i--) {
+        children.set(c.string.decode(state), safe(c.uint.decode(state)))
+        if (++decoded % RESTORE_STEP_ITEMS === 0) yield
+      }
       fs.entries.set(directory.id, children)
     }
     for (let i = count(state); i > 0; i--) {
@@ -235,14 +255,23 @@ export function decodeSnapshot (bytes: Uint8Array): FsState {
         if (known === undefined) keys.set(hex, hex)
         fs.chunkReferences.set(key, (fs.chunkReferences.get(key) ?? 0) + 1)
       }
+      if (++decoded % RESTORE_STEP_ITEMS === 0) yield
     }
-    if (version >= 3) decodeLocations(state, fs, keys)
+    if (version >= 3) yield * decodeLocations(state, fs, keys)
     if (version >= 4) decodeLocks(state, fs)
     if (state.start !== state.end) throw new DecodeError('trailing bytes after snapshot')
-    fs.checkInvariants()
+    yield * fs.invariantSteps()
     return fs
   } catch (error) {
     if (error instanceof DecodeError) throw error
     throw new DecodeError(`malformed snapshot: ${(error as Error).message}`)
+  }
+}
+
+/** Runs steps to their end; returns what the last one returned. */
+export function runSteps<T> (steps: Generator<unknown, T, undefined>): T {
+  for (;;) {
+    const next = steps.next()
+    if (next.done === true) return next.value
   }
 }

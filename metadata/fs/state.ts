@@ -25,6 +25,7 @@ export const REMOVED_PEERS_MAX = 65_536
 
 const CHUNK_ID_BYTES = 32
 
+const INVARIANT_STEP_ITEMS = 2048
 const OK: ApplyResult = { errno: 0 }
 const failed = (errno: number): ApplyResult => ({ errno })
 
@@ -490,26 +491,40 @@ export class FsState {
 
   /** Invariants a test or simulator can assert after every step. Throws on the first violation. */
   checkInvariants (): void {
+    const steps = this.invariantSteps()
+    while (steps.next().done !== true) {}
+  }
+
+  /** checkInvariants a part at a time: yields every few thousand inodes, for a big state restored in steps. */
+  * invariantSteps (): Generator<void, void, undefined> {
+    let visited = 0
     const references = new Map<string, number>()
     const linkCounts = new Map<FileId, number>()
+    const subdirectories = new Map<FileId, number>()
+    let capabilities = 0
     for (const [directoryId, children] of this.entries) {
       const directory = this.inodes.get(directoryId)
       assert(directory !== undefined && isDirectory(directory), `entries of missing directory ${directoryId}`)
       for (const childId of children.values()) {
+        if (++visited % INVARIANT_STEP_ITEMS === 0) yield
         const child = this.inodes.get(childId)
         assert(child !== undefined, `entry to missing inode ${childId}`)
         linkCounts.set(childId, (linkCounts.get(childId) ?? 0) + 1)
-        if (isDirectory(child)) assert(child.parent === directoryId, `directory ${childId} has wrong parent`)
+        if (!isDirectory(child)) continue
+        assert(child.parent === directoryId, `directory ${childId} has wrong parent`)
+        subdirectories.set(directoryId, (subdirectories.get(directoryId) ?? 0) + 1)
       }
     }
     for (const inode of this.inodes.values()) {
+      if (++visited % INVARIANT_STEP_ITEMS === 0) yield
       if (isDirectory(inode)) {
-        const subdirectories = [...this.entries.get(inode.id)!.values()].filter((id) => isDirectory(this.inodes.get(id)!)).length
-        assert(inode.nlink === 2 + subdirectories, `directory ${inode.id} nlink ${inode.nlink}`)
+        assert(this.entries.has(inode.id), `directory ${inode.id} has no entries`)
+        assert(inode.nlink === 2 + (subdirectories.get(inode.id) ?? 0), `directory ${inode.id} nlink ${inode.nlink}`)
       } else {
         assert(inode.nlink === (linkCounts.get(inode.id) ?? 0), `inode ${inode.id} nlink ${inode.nlink}`)
         assert(inode.nlink > 0 || this.orphans.has(inode.id), `unreferenced inode ${inode.id}`)
       }
+      if (inode.xattrs?.has(CAPABILITY_XATTR) === true) capabilities++
       assert(inode.chunks.length <= Math.ceil(inode.size / CHUNK_BYTES), `inode ${inode.id} has chunks past its size`)
       for (const ref of inode.chunks) {
         if (ref === null) continue
@@ -527,11 +542,14 @@ export class FsState {
     assert(this.removedPeers.size <= REMOVED_PEERS_MAX, 'too many removed peers')
     for (const peerId of this.removedPeers) assert(peerId !== '' && Buffer.byteLength(peerId) <= PEER_ID_BYTES_MAX, 'bad removed peer id')
     assert(references.size === this.chunkReferences.size, 'chunk reference table size')
-    for (const [key, count] of references) assert(this.chunkReferences.get(key) === count, `chunk ${key} refcount`)
-    this.chunkLocations.checkInvariants((key) => this.chunkReferences.has(key), this.removedPeers)
+    for (const [key, count] of references) {
+      if (++visited % INVARIANT_STEP_ITEMS === 0) yield
+      assert(this.chunkReferences.get(key) === count, `chunk ${key} refcount`)
+    }
+    yield * this.chunkLocations.invariantSteps((key) => this.chunkReferences.has(key), this.removedPeers, INVARIANT_STEP_ITEMS)
     this.locks.checkInvariants((fileId) => this.inodes.has(fileId))
     for (const [, owner] of this.locks.entries()) assert(!this.removedPeers.has(lockHolder(owner)), `lock held by removed peer ${owner}`)
-    assert(this.capabilityXattrs === countCapabilityXattrs(this.inodes.values()), 'capability attribute count is off')
+    assert(this.capabilityXattrs === capabilities, 'capability attribute count is off')
   }
 }
 

@@ -17,13 +17,14 @@ import type { Transport } from './transport.js'
 import c from 'compact-encoding'
 
 // Generic over the replicated state machine (hashicorp fsm.go's three methods). apply must be
-// deterministic; restore must discard all previous state. snapshot yields the state's bytes in pieces
-// (concatenated, they are what restore takes), produced lazily, so that a big state can be encoded a
-// few pieces at a time between other work: no apply happens until the last piece was taken.
+// deterministic. snapshot yields the state's bytes in pieces (concatenated, they are what restore
+// takes), produced lazily; restore decodes them a step at a time and, at its last step, replaces all
+// previous state. Both let a big state be handled a little at a time between other work: no apply
+// happens until the last step was taken.
 export interface StateMachine {
   apply: (command: Uint8Array) => Uint8Array
   snapshot: () => Iterable<Uint8Array>
-  restore: (bytes: Uint8Array) => void
+  restore: (bytes: Uint8Array) => Iterable<unknown>
 }
 
 export interface NodeOptions {
@@ -49,12 +50,13 @@ export interface NodeOptions {
   // still a prefix of the history. `durable()` waits for everything answered so far (fsync semantics,
   // like CephFS's early "unsafe" reply). Off by default; never used with more than one voter.
   applyBeforeDurableWhenAlone?: boolean
-  // Snapshots are taken in steps the host runs (snapshotStep), a few pieces at a time, instead of all
-  // at once: encoding a state of many files takes long enough (~2.5 µs a file) to stall a leader past
-  // its election timeout. Meanwhile committed entries wait to be applied (the state must hold still
-  // while it is encoded); replication, commits, heartbeats and reads of the state go on. Off: at once.
+  // Snapshots are taken, and those from the leader restored, in steps the host runs (snapshotStep)
+  // instead of all at once: encoding a state of many files takes long enough (~2.5 µs a file, ~13 to
+  // decode) to stall a leader past its election timeout. Meanwhile committed entries wait to be
+  // applied (the state must hold still while it is encoded, and is replaced whole once decoded);
+  // replication, commits, heartbeats and reads of the state go on. Off: at once.
   snapshotInSteps?: boolean
-  onSnapshotBegun?: () => void // with snapshotInSteps: a snapshot needs snapshotStep calls now
+  onSnapshotWork?: () => void // with snapshotInSteps: a snapshot needs snapshotStep calls now
 }
 
 export interface NodeStatus {
@@ -86,6 +88,13 @@ interface ReadWaiter {
 
 const PROCESS_READY_MAX = 64
 
+// A snapshot from the leader being decoded; the state machine replaces its state at its last step,
+// which returns the session table to use from then on.
+interface RestoreInProgress {
+  index: number
+  steps: Generator<unknown, SessionTable, undefined>
+}
+
 interface SnapshotInProgress {
   index: number // the state's index when it began: what the snapshot covers
   conf: ConfState
@@ -115,14 +124,20 @@ export class RaftNode {
   private stateIndex: number
   private readonly durableWaiters: Array<{ index: number, resolve: () => void, reject: (error: RaftError) => void }> = []
   private snapshotting: SnapshotInProgress | null = null
-  // Committed entries that arrived while a snapshot was being taken, in order, applied once it is done.
-  private readonly deferred: Entry[] = []
+  private restoring: RestoreInProgress | null = null
+  // Committed entries that arrived while a snapshot was being taken or restored, in order, applied once it is done.
+  private deferred: Entry[] = []
 
   constructor (options: NodeOptions) {
     this.options = options
     const snapshot = options.storage.snapshot()
     // On start, the state machine is the snapshot; the log after it is re-applied by Raft.
-    if (snapshot.metadata.index > 0) this.restoreState(snapshot.data)
+    if (snapshot.metadata.index > 0) { // at once: nothing is served before the node exists
+      const steps = this.restoreSteps(snapshot.data)
+      let next = steps.next()
+      while (next.done !== true) next = steps.next()
+      this.sessions = next.value
+    }
     this.snapshotIndex = snapshot.metadata.index
     this.snapshotBytes = snapshot.data.byteLength
     this.stateIndex = snapshot.metadata.index
@@ -217,6 +232,7 @@ export class RaftNode {
 
   stop (): void {
     this.snapshotting = null
+    this.restoring = null
     this.deferred.length = 0
     for (const waiter of this.durableWaiters.splice(0)) waiter.reject(new RaftError('STOPPED', 'node stopped'))
     this.stopped = true
@@ -359,15 +375,16 @@ export class RaftNode {
     if (!messagesSent && rd.messages.length > 0) transport.send(rd.messages)
     if (rd.messagesAfterPersist.length > 0) transport.send(rd.messagesAfterPersist)
     if (rd.snapshot !== null) {
-      // The leader's snapshot supersedes one being taken here, and every entry waiting for it.
+      // The leader's snapshot supersedes one being taken or restored here, and the entries it covers.
+      const { index } = rd.snapshot.metadata
       this.snapshotting = null
-      const waiting = this.deferred.splice(0).filter((e) => e.index > rd.snapshot!.metadata.index)
-      this.restoreState(rd.snapshot.data)
-      this.snapshotIndex = rd.snapshot.metadata.index
+      this.deferred = this.deferred.filter((e) => e.index > index)
+      this.restoring = { index, steps: this.restoreSteps(rd.snapshot.data) }
+      this.snapshotIndex = index
       this.snapshotBytes = rd.snapshot.data.byteLength
       this.logBytesSinceSnapshot = 0
-      this.stateIndex = rd.snapshot.metadata.index
-      for (const e of waiting) this.applyEntry(e)
+      if (this.options.snapshotInSteps === true) this.options.onSnapshotWork?.()
+      else this.snapshotStep(Infinity)
     }
     for (let i = appliedEarly; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i]!)
     for (const rs of rd.readStates) {
@@ -388,9 +405,9 @@ export class RaftNode {
   }
 
   private applyEntry (e: Entry): void {
-    if (this.snapshotting !== null) {
-      // The state holds still while a snapshot of it is taken: the entry waits, once (alone, an entry
-      // applied at append comes again at commit).
+    if (this.snapshotting !== null || this.restoring !== null) {
+      // The state holds still while a snapshot of it is taken or restored: the entry waits, once
+      // (alone, an entry applied at append comes again at commit).
       if (e.index > (this.deferred[this.deferred.length - 1]?.index ?? this.stateIndex)) this.deferred.push(e)
       return
     }
@@ -424,7 +441,7 @@ export class RaftNode {
   }
 
   private maybeCompact (): void {
-    if (this.snapshotting !== null) return
+    if (this.snapshotting !== null || this.restoring !== null) return
     const applied = this.raw.raft.log.applied
     const since = applied - this.snapshotIndex
     const { snapshotEntries, snapshotEntriesMin = snapshotEntries } = this.options
@@ -432,23 +449,38 @@ export class RaftNode {
     if (this.stateIndex !== applied) return // the state machine holds entries not yet committed: wait
     const parts = [this.sessions.pieces(), this.options.stateMachine.snapshot()[Symbol.iterator]()]
     this.snapshotting = { index: applied, conf: this.raw.raft.configs.at(applied), parts, taken: parts.map(() => []), part: 0 }
-    if (this.options.snapshotInSteps === true) this.options.onSnapshotBegun?.()
+    if (this.options.snapshotInSteps === true) this.options.onSnapshotWork?.()
     else this.snapshotStep(Infinity)
   }
 
-  /** Whether a snapshot is being taken (see snapshotInSteps): the host should go on calling snapshotStep. */
+  /** Whether a snapshot is being taken or restored (see snapshotInSteps): the host should go on calling snapshotStep. */
   snapshotPending (): boolean {
-    return this.snapshotting !== null
+    return this.snapshotting !== null || this.restoring !== null
   }
 
   /**
-   * Takes up to `pieces` more pieces of the snapshot being taken; once it has them all, stores the
-   * snapshot, compacts the log behind it and applies the entries that waited. Returns whether the
-   * snapshot still needs more steps.
+   * Takes up to `pieces` more steps of the snapshot being restored or taken. At the last step of a
+   * restore the state is replaced; at the last of a snapshot it is stored and the log behind it
+   * compacted; then the entries that waited are applied. Returns whether more steps are needed.
    */
   snapshotStep (pieces = 1): boolean {
+    if (this.stopped) return false
+    const restore = this.restoring
+    if (restore !== null) {
+      for (let i = 0; i < pieces; i++) {
+        const next = restore.steps.next()
+        if (next.done === true) {
+          this.restoring = null
+          this.sessions = next.value
+          this.stateIndex = restore.index
+          this.applyDeferred()
+          return this.snapshotPending()
+        }
+      }
+      return true
+    }
     const snapshot = this.snapshotting
-    if (snapshot === null || this.stopped) return false
+    if (snapshot === null) return false
     for (let i = 0; i < pieces; i++) {
       const next = snapshot.parts[snapshot.part]!.next()
       if (next.done !== true) snapshot.taken[snapshot.part]!.push(next.value)
@@ -474,6 +506,10 @@ export class RaftNode {
       storage.compact(compactTo)
       this.raw.onCompacted(compactTo)
     }
+    this.applyDeferred()
+  }
+
+  private applyDeferred (): void {
     for (const e of this.deferred.splice(0)) this.applyEntry(e)
     this.releaseReads()
     this.maybeCompact()
@@ -481,13 +517,14 @@ export class RaftNode {
 
   // ---- the replicated state: sessions + the state machine ----
 
-  private restoreState (bytes: Uint8Array): void {
+  private * restoreSteps (bytes: Uint8Array): Generator<unknown, SessionTable, undefined> {
     const state = c.state(0, bytes.byteLength, bytes)
     const sessions = c.buffer.decode(state) ?? new Uint8Array(0)
     const machine = c.buffer.decode(state) ?? new Uint8Array(0)
     assert(state.start === state.end, 'node: snapshot has trailing bytes')
-    this.sessions = SessionTable.decode(sessions)
-    this.options.stateMachine.restore(machine)
+    const table = yield * SessionTable.decodeSteps(sessions)
+    yield * this.options.stateMachine.restore(machine)
+    return table
   }
 }
 

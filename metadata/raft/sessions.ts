@@ -94,6 +94,15 @@ export class SessionTable {
   }
 
   static decode (bytes: Uint8Array, capacity: number = SESSIONS_MAX): SessionTable {
+    const steps = SessionTable.decodeSteps(bytes, capacity)
+    for (;;) {
+      const next = steps.next()
+      if (next.done === true) return next.value
+    }
+  }
+
+  /** decode a piece at a time (a full table takes ~150 ms at once): yields every SESSIONS_PER_PIECE results. */
+  static * decodeSteps (bytes: Uint8Array, capacity: number = SESSIONS_MAX): Generator<void, SessionTable, undefined> {
     const table = new SessionTable(capacity)
     try {
       const state = c.state(0, bytes.byteLength, bytes)
@@ -104,6 +113,7 @@ export class SessionTable {
         const result = c.buffer.decode(state) ?? new Uint8Array(0)
         if (id.length > REQUEST_ID_BYTES_MAX || result.byteLength > RESULT_BYTES_MAX) throw new DecodeError('sessions: field too long')
         table.results.set(id, toStored(result))
+        if (i % SESSIONS_PER_PIECE === SESSIONS_PER_PIECE - 1) yield
       }
       if (state.start !== state.end) throw new DecodeError('sessions: trailing bytes')
     } catch (err) {

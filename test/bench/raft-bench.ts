@@ -90,8 +90,9 @@ class CounterMachine implements StateMachine {
     return [new TextEncoder().encode(String(this.count))]
   }
 
-  restore (bytes: Uint8Array): void {
+  restore (bytes: Uint8Array): Iterable<unknown> {
     this.count = bytes.length === 0 ? 0 : Number(new TextDecoder().decode(bytes))
+    return []
   }
 }
 

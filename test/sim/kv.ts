@@ -45,7 +45,12 @@ export class KvStateMachine implements StateMachine {
     yield encoder.encode(']')
   }
 
-  restore (bytes: Uint8Array): void {
-    this.data = new Map(decodeJson<Array<[string, string]>>(bytes))
+  /** Decodes, then (a step later: the node must not apply meanwhile) replaces the data. */
+  * restore (bytes: Uint8Array): Generator<void, void, undefined> {
+    const applied = this.applied
+    const pairs = decodeJson<Array<[string, string]>>(bytes)
+    yield
+    if (this.applied !== applied) throw new Error('kv: a command was applied while a snapshot was restored')
+    this.data = new Map(pairs)
   }
 }

@@ -12,7 +12,7 @@ import { constants } from 'node:os'
 import type { Command } from '../../../metadata/fs/commands.js'
 import { DecodeError, HOLDERS_MAX, PEER_ID_BYTES_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, decodeCommand, encodeCommand } from '../../../metadata/fs/commands.js'
 import { CAPABILITY_XATTR, CHUNK_BYTES, ROOT_ID, S_IFREG } from '../../../metadata/fs/inode.js'
-import { SNAPSHOT_PIECE_ITEMS, decodeSnapshot, encodeSnapshot, snapshotPieces } from '../../../metadata/fs/snapshot.js'
+import { SNAPSHOT_PIECE_ITEMS, decodeSnapshot, decodeSnapshotSteps, encodeSnapshot, snapshotPieces } from '../../../metadata/fs/snapshot.js'
 import { FsState, REMOVED_PEERS_MAX } from '../../../metadata/fs/state.js'
 import { fuzzCases } from '../../helpers/fuzz-scale.js'
 import { seededRandom as random } from '../../helpers/seeded-random.js'
@@ -432,7 +432,7 @@ test('decoders refuse bad peer ids, orphan records and removed-peer records with
   t.exception(() => decodeSnapshot(duplicated), DecodeError, 'a removed peer listed twice')
 })
 
-test('snapshot pieces: a big state comes in bounded pieces that add up to the snapshot; a change midway is refused', (t) => {
+test('snapshot pieces: a big state comes in bounded pieces that add up to the snapshot and is decoded in steps; a change midway is refused', (t) => {
   const fs = new FsState()
   const big = fs.apply(mkdirCommand(ROOT_ID, 'big')).fileId!
   const entries = 2 * SNAPSHOT_PIECE_ITEMS + 7 // a directory spanning three pieces
@@ -446,7 +446,13 @@ test('snapshot pieces: a big state comes in bounded pieces that add up to the sn
   const pieces = [...snapshotPieces(fs)]
   t.ok(pieces.length >= 8, `${pieces.length} pieces`)
   t.ok(Buffer.concat(pieces).equals(encodeSnapshot(fs)), 'concatenated, they are the snapshot')
-  const restored = decodeSnapshot(Buffer.concat(pieces))
+  const steps = decodeSnapshotSteps(Buffer.concat(pieces))
+  let decodeSteps = 0
+  let next = steps.next()
+  for (; next.done !== true; next = steps.next()) decodeSteps++
+  t.ok(decodeSteps >= 6, `decoded in ${decodeSteps} steps`)
+  const restored = next.value
+  t.ok(encodeSnapshot(decodeSnapshot(Buffer.concat(pieces))).equals(encodeSnapshot(restored)), 'as decodeSnapshot at once')
   t.is(restored.entries.get(big)?.size, entries)
   t.ok(encodeSnapshot(restored).equals(encodeSnapshot(fs)), 'which restores the same state')
   t.is(restored.locationCount(), fs.locationCount())

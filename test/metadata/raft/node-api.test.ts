@@ -20,7 +20,7 @@ interface Harness {
   run: (units: number) => void
 }
 
-function cluster (ids: string[], snapshots: { snapshotEntries?: number, snapshotEntriesMin?: number, snapshotInSteps?: boolean, onSnapshotBegun?: () => void } = {}): Harness {
+function cluster (ids: string[], snapshots: { snapshotEntries?: number, snapshotEntriesMin?: number, snapshotInSteps?: boolean, onSnapshotWork?: () => void } = {}): Harness {
   let now = 0
   const rng = new Rng(5)
   const network = new SimNetwork(rng, () => now)
@@ -152,7 +152,7 @@ test('node api: a small state is snapshotted once its log outweighs it; a big on
 
 test('node api: a snapshot taken in steps holds the state still; commits go on and apply once it is taken', async (t) => {
   let begun = 0
-  const h = cluster(['a', 'b', 'c'], { snapshotEntries: 30, snapshotInSteps: true, onSnapshotBegun: () => { begun++ } })
+  const h = cluster(['a', 'b', 'c'], { snapshotEntries: 30, snapshotInSteps: true, onSnapshotWork: () => { begun++ } })
   h.run(400)
   const leader = leaderOf(h)
   const machine = [...h.nodes].map(([id, node]) => node === leader ? h.machines.get(id)! : null).find((m) => m !== null)!
@@ -196,4 +196,44 @@ test('node api: a snapshot taken in steps holds the state still; commits go on a
   for (const node of h.nodes.values()) while (node.snapshotStep()) {}
   h.run(100)
   for (const m of h.machines.values()) t.is(m.read('during'), 'v', 'every node applied it')
+})
+
+test('node api: a snapshot from the leader is restored in steps; the old state serves until it is, entries after it wait', async (t) => {
+  const h = cluster(['a', 'b', 'c'], { snapshotEntries: 20, snapshotInSteps: true })
+  h.run(400)
+  const leader = leaderOf(h)
+  const [laggardId, laggard] = [...h.nodes].find(([, node]) => node !== leader)!
+  const laggardMachine = h.machines.get(laggardId)!
+  const others = (): RaftNode[] => [...h.nodes.values()].filter((node) => node !== laggard)
+  const run = (units: number): void => {
+    for (let u = 0; u < units; u++) {
+      h.run(1)
+      for (const node of others()) while (node.snapshotStep()) {}
+    }
+  }
+  h.network.partition([[laggardId], [...h.nodes.keys()].filter((id) => id !== laggardId)])
+  for (let i = 0; i < 60; i++) { // the others snapshot and compact past everything the laggard has
+    const done = leader.propose(encodeJson({ op: 'put', key: `k${i}`, value: 'v' }), `req-${i}`)
+    run(20)
+    await done
+  }
+  h.network.heal()
+  for (let u = 0; u < 3000 && !laggard.snapshotPending(); u++) run(1)
+  t.ok(laggard.snapshotPending(), 'the laggard got the leader\'s snapshot and restores it in steps')
+  t.is(laggardMachine.read('k59'), null, 'meanwhile its state is the one it had')
+  const late = leader.propose(encodeJson({ op: 'put', key: 'late', value: 'v' }), 'req-late')
+  run(50)
+  await late
+  t.is(laggardMachine.read('late'), null, 'an entry committed after the snapshot waits for it')
+  let read = false
+  void laggard.readBarrier().then(() => { read = true })
+  run(30)
+  await Promise.resolve()
+  t.absent(read, 'and so does a read barrier')
+  while (laggard.snapshotStep()) {}
+  t.is(laggardMachine.read('k59'), 'v', 'restored')
+  t.is(laggardMachine.read('late'), 'v', 'then the entry after it applied')
+  run(30)
+  await Promise.resolve()
+  t.ok(read, 'and the read barrier passes')
 })
