@@ -26,7 +26,7 @@ const RETRY_TICKS = 10
 const INFLIGHT_BYTES_MAX = 4 * 1024 * 1024
 const SNAPSHOT_ENTRIES = 50_000
 const SNAPSHOT_ENTRIES_MIN = 10_000 // sooner when the log since the last snapshot outweighs it (node-api.ts)
-const SNAPSHOT_SLICE_MS = 5 // of encoding a snapshot at a time, between other work
+const SNAPSHOT_SLICE_MS = 5 // of encoding or decoding a snapshot at a time, between other work
 const KEEP_ENTRIES = 5_000
 
 // Raft's operating errors as the errnos a FUSE caller sees: without a quorum the cluster times out.

@@ -2,6 +2,7 @@
 // one. Stored compactly: a peer table (peer id ⇄ small index, append only) and, per chunk, a sorted
 // list of peer indexes. Part of FsState and driven only by its apply(), so every replica agrees.
 import { HOLDERS_MAX, PEER_ID_BYTES_MAX } from './commands.js'
+import { runSteps } from '../steps.js'
 
 /**
  * Distinct peers ever recorded as holders over a cluster's lifetime. Indexes are never reused (a
@@ -79,8 +80,7 @@ export class ChunkLocations {
   }
 
   checkInvariants (isReferenced: (chunk: string) => boolean, removedPeers: ReadonlySet<string>): void {
-    const steps = this.invariantSteps(isReferenced, removedPeers)
-    while (steps.next().done !== true) {}
+    runSteps(this.invariantSteps(isReferenced, removedPeers))
   }
 
   /** checkInvariants a part at a time: yields every `stepItems` located chunks. */

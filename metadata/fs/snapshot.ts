@@ -7,6 +7,7 @@ import type { ChunkRef, FileId, Inode } from './inode.js'
 import { isDirectory } from './inode.js'
 import { PEER_TABLE_MAX } from './locations.js'
 import { FsState } from './state.js'
+import { runSteps } from '../steps.js'
 
 // Version 2: each orphan carries its holding peer, and the removed peers follow the orphans.
 // Version 3: the peer table and the chunk locations follow the removed peers. A version 2 snapshot
@@ -265,13 +266,5 @@ export function * decodeSnapshotSteps (bytes: Uint8Array): Generator<void, FsSta
   } catch (error) {
     if (error instanceof DecodeError) throw error
     throw new DecodeError(`malformed snapshot: ${(error as Error).message}`)
-  }
-}
-
-/** Runs steps to their end; returns what the last one returned. */
-export function runSteps<T> (steps: Generator<unknown, T, undefined>): T {
-  for (;;) {
-    const next = steps.next()
-    if (next.done === true) return next.value
   }
 }

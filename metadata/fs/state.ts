@@ -14,6 +14,7 @@ import {
 } from './inode.js'
 import { FileLocks, LOCK_EXCLUSIVE, LOCK_SHARED, LOCK_UNLOCK, lockHolder } from './file-locks.js'
 import { ChunkLocations, validPeerId } from './locations.js'
+import { runSteps } from '../steps.js'
 
 export interface ApplyResult {
   errno: number // 0 on success
@@ -491,8 +492,7 @@ export class FsState {
 
   /** Invariants a test or simulator can assert after every step. Throws on the first violation. */
   checkInvariants (): void {
-    const steps = this.invariantSteps()
-    while (steps.next().done !== true) {}
+    runSteps(this.invariantSteps())
   }
 
   /** checkInvariants a part at a time: yields every few thousand inodes, for a big state restored in steps. */

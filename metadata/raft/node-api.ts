@@ -12,6 +12,7 @@ import type { RawNodeOptions, Ready } from './raw-node.js'
 import { contextKey } from './read-index.js'
 import type { RandomSource } from './rng.js'
 import { SessionTable, decodeEnvelope, encodeEnvelope } from './sessions.js'
+import { runSteps } from '../steps.js'
 import type { WritableStorage } from './storage.js'
 import type { Transport } from './transport.js'
 import c from 'compact-encoding'
@@ -132,12 +133,8 @@ export class RaftNode {
     this.options = options
     const snapshot = options.storage.snapshot()
     // On start, the state machine is the snapshot; the log after it is re-applied by Raft.
-    if (snapshot.metadata.index > 0) { // at once: nothing is served before the node exists
-      const steps = this.restoreSteps(snapshot.data)
-      let next = steps.next()
-      while (next.done !== true) next = steps.next()
-      this.sessions = next.value
-    }
+    // At once: nothing is served before the node exists.
+    if (snapshot.metadata.index > 0) this.sessions = runSteps(this.restoreSteps(snapshot.data))
     this.snapshotIndex = snapshot.metadata.index
     this.snapshotBytes = snapshot.data.byteLength
     this.stateIndex = snapshot.metadata.index

@@ -7,6 +7,7 @@
 import c from 'compact-encoding'
 import { assert } from './assert.js'
 import { DecodeError } from './messages.js'
+import { runSteps } from '../steps.js'
 
 export const SESSIONS_MAX = 100_000
 export const REQUEST_ID_BYTES_MAX = 128
@@ -94,11 +95,7 @@ export class SessionTable {
   }
 
   static decode (bytes: Uint8Array, capacity: number = SESSIONS_MAX): SessionTable {
-    const steps = SessionTable.decodeSteps(bytes, capacity)
-    for (;;) {
-      const next = steps.next()
-      if (next.done === true) return next.value
-    }
+    return runSteps(SessionTable.decodeSteps(bytes, capacity))
   }
 
   /** decode a piece at a time (a full table takes ~150 ms at once): yields every SESSIONS_PER_PIECE results. */

@@ -151,8 +151,8 @@ export class SimCluster {
     return best
   }
 
-  // One unit of simulated time: deliver due messages, tick nodes whose clock fires, take a piece or two
-  // of snapshots being taken (so each spans several units, with messages and ticks in between), check
+  // One unit of simulated time: deliver due messages, tick nodes whose clock fires, take a step or two
+  // of snapshots being taken or restored (so each spans several units, with messages and ticks in between), check
   // invariants.
   step (): void {
     this.now++
